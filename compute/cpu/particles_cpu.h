@@ -1,0 +1,42 @@
+// Particle simulator on the CPU: structure of arrays, parallel over particles
+// with oneTBB, vectorised inner loop, steps run in chunks between which cancel
+// is checked and progress reported.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "compute/common/run_control.h"
+
+namespace impulse::cpu {
+
+// Structure of arrays: particle i is (x[i], y[i], w[i]).
+struct ParticleSystem {
+  std::vector<double> x;
+  std::vector<double> y;
+  std::vector<double> w;  // angular velocity
+  std::size_t size() const { return x.size(); }
+};
+
+// n particles with x, y, w uniform in [-1, 1), drawn from Philox with `seed`
+// (the book's benchmark set-up). Deterministic for a given (n, seed).
+ParticleSystem RandomParticles(std::uint32_t n, std::uint64_t seed);
+
+// Called between chunks (never concurrently with the kernel, so it may read the
+// system) with the number of steps completed so far.
+using StepsDoneCallback = std::function<void(std::uint64_t steps_done)>;
+
+// Runs `steps` steps of the book's integrator on every particle in the calling
+// thread's TBB arena. Returns kCancelled if control.cancel was seen; the system
+// then holds the state after the last completed chunk.
+RunOutcome EvolveParticles(ParticleSystem& system, double timestep,
+                           std::uint64_t steps, const RunControl& control,
+                           const StepsDoneCallback& on_chunk = {});
+
+// Plain single-thread scalar loop of the same math: the benchmark baseline and
+// the test oracle.
+void EvolveParticlesScalar(ParticleSystem& system, double timestep,
+                           std::uint64_t steps);
+
+}  // namespace impulse::cpu

@@ -1,0 +1,31 @@
+// Monte Carlo pi on the CPU with the counter-based RNG of kernels/pi.h: the hit
+// count for (samples, seed) is identical whatever the thread count or chunking,
+// and identical to the GPU path.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "compute/common/run_control.h"
+
+namespace impulse::cpu {
+
+struct PiCount {
+  std::uint64_t samples = 0;  // samples evaluated so far
+  std::uint64_t hits = 0;     // of which inside the quarter circle
+};
+
+// Called between chunks with the running totals (samples are done in order
+// of sample index, so a partial count is the exact count of a prefix).
+using PiProgressCallback = std::function<void(const PiCount& so_far)>;
+
+// Counts hits among samples [0, samples) in the calling thread's TBB arena.
+// On kCancelled, *out holds the exact count of the completed prefix.
+RunOutcome CountPiHits(std::uint64_t samples, std::uint64_t seed,
+                       const RunControl& control, PiCount* out,
+                       const PiProgressCallback& on_chunk = {});
+
+// Plain single-thread scalar loop: benchmark baseline and test oracle.
+std::uint64_t CountPiHitsScalar(std::uint64_t samples, std::uint64_t seed);
+
+}  // namespace impulse::cpu
