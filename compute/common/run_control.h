@@ -15,10 +15,13 @@ enum class RunOutcome { kCompleted, kCancelled };
 struct RunControl {
   // When non-null and true, the kernel stops at the next chunk boundary.
   const std::atomic<bool>* cancel = nullptr;
-  // Target wall time of one chunk; kernels size chunks from their own cost model.
+  // Target wall time of one chunk; kernels size chunks from their own cost
+  // model.
   double chunk_seconds = 0.005;
 
-  bool cancelled() const { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
+  bool cancelled() const {
+    return cancel != nullptr && cancel->load(std::memory_order_relaxed);
+  }
 };
 
 }  // namespace impulse

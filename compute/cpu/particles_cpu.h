@@ -3,11 +3,13 @@
 // is checked and progress reported.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
 
 #include "compute/common/run_control.h"
+#include "compute/cpu/isa.h"
 
 namespace impulse::cpu {
 
@@ -30,6 +32,8 @@ using StepsDoneCallback = std::function<void(std::uint64_t steps_done)>;
 // Runs `steps` steps of the book's integrator on every particle in the calling
 // thread's TBB arena. Returns kCancelled if control.cancel was seen; the system
 // then holds the state after the last completed chunk.
+// The result is bit-identical to EvolveParticlesScalar whatever the thread
+// count, chunking or instruction set.
 RunOutcome EvolveParticles(ParticleSystem& system, double timestep,
                            std::uint64_t steps, const RunControl& control,
                            const StepsDoneCallback& on_chunk = {});
@@ -38,5 +42,16 @@ RunOutcome EvolveParticles(ParticleSystem& system, double timestep,
 // the test oracle.
 void EvolveParticlesScalar(ParticleSystem& system, double timestep,
                            std::uint64_t steps);
+
+namespace internal {
+
+// The SIMD kernel behind EvolveParticles for one contiguous range of particles,
+// single-threaded, compiled for `isa` (which must be supported; see
+// IsaSupported). Exposed so tests can check every variant against the scalar
+// loop.
+void EvolveParticleRange(Isa isa, double* x, double* y, const double* w,
+                         std::size_t n, double timestep, std::uint64_t steps);
+
+}  // namespace internal
 
 }  // namespace impulse::cpu

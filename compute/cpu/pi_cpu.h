@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "compute/common/run_control.h"
+#include "compute/cpu/isa.h"
 
 namespace impulse::cpu {
 
@@ -27,5 +28,16 @@ RunOutcome CountPiHits(std::uint64_t samples, std::uint64_t seed,
 
 // Plain single-thread scalar loop: benchmark baseline and test oracle.
 std::uint64_t CountPiHitsScalar(std::uint64_t samples, std::uint64_t seed);
+
+namespace internal {
+
+// Sum of kernels::PiBlockHits(b, seed) (two samples each) over blocks
+// [first_block, first_block + num_blocks), single-threaded, compiled for `isa`
+// (which must be supported; see IsaSupported). Exposed so tests can check every
+// variant against the scalar loop.
+std::uint64_t PiHitsInBlocks(Isa isa, std::uint64_t first_block,
+                             std::uint64_t num_blocks, std::uint64_t seed);
+
+}  // namespace internal
 
 }  // namespace impulse::cpu

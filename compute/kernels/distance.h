@@ -8,14 +8,16 @@
 
 namespace impulse::kernels {
 
-IMPULSE_HD inline double Distance2D(double ax, double ay, double bx, double by) {
+IMPULSE_HD inline double Distance2D(double ax, double ay, double bx,
+                                    double by) {
   const double dx = ax - bx;
   const double dy = ay - by;
   return sqrt(dx * dx + dy * dy);
 }
 
 // Points are row-major: point i is a[i*dims .. i*dims+dims).
-IMPULSE_HD inline double DistanceND(const double* a, const double* b, std::size_t dims) {
+IMPULSE_HD inline double DistanceND(const double* a, const double* b,
+                                    std::size_t dims) {
   double sum = 0.0;
   for (std::size_t k = 0; k < dims; ++k) {
     const double d = a[k] - b[k];

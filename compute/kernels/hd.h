@@ -1,5 +1,5 @@
-// IMPULSE_HD marks math that is compiled for both the CPU and the GPU, so the CPU
-// tests check exactly the formulas the CUDA kernels run.
+// IMPULSE_HD marks math that is compiled for both the CPU and the GPU, so the
+// CPU tests check exactly the formulas the CUDA kernels run.
 #pragma once
 
 #if defined(__CUDACC__)

@@ -1,6 +1,7 @@
 // Philox4x32-10 (Salmon et al., "Parallel Random Numbers: As Easy as 1, 2, 3",
 // SC'11): a counter-based RNG. Output depends only on (key, counter), so any
-// split of the work across threads, chunks or GPU blocks yields the same stream.
+// split of the work across threads, chunks or GPU blocks yields the same
+// stream.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +32,8 @@ IMPULSE_HD inline void PhiloxRound(std::uint32_t& c0, std::uint32_t& c1,
 }
 
 // Ten rounds over the 128-bit counter (counter, 0) under the 64-bit key.
-IMPULSE_HD inline Philox4x32Block Philox4x32(std::uint64_t counter, std::uint64_t key) {
+IMPULSE_HD inline Philox4x32Block Philox4x32(std::uint64_t counter,
+                                             std::uint64_t key) {
   std::uint32_t c0 = static_cast<std::uint32_t>(counter);
   std::uint32_t c1 = static_cast<std::uint32_t>(counter >> 32);
   std::uint32_t c2 = 0;
