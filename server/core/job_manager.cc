@@ -1,0 +1,317 @@
+#include "server/core/job_manager.h"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <chrono>
+#include <new>
+#include <random>
+
+namespace impulse::core {
+namespace {
+
+std::string KindName(const v1::JobSpec& spec) {
+  const jobs::JobKind* kind = jobs::FindJobKind(spec);
+  return kind == nullptr ? "none" : std::string(kind->name());
+}
+
+}  // namespace
+
+// What a running job sees: the cancel flag and a progress sink into its log.
+class JobManager::RunContext final : public jobs::JobContext {
+ public:
+  explicit RunContext(const std::shared_ptr<JobRecord>& job) : job_(job) {
+    control_.cancel = &job->cancel_flag();
+  }
+  const RunControl& control() const override { return control_; }
+  void ReportProgress(v1::JobEvent event) override {
+    job_->SetProgress(event.fraction());
+    event.set_job_id(job_->id());
+    job_->events().Append(std::move(event));
+  }
+
+ private:
+  const std::shared_ptr<JobRecord>& job_;
+  RunControl control_;
+};
+
+JobManager::JobManager(JobManagerOptions options)
+    : options_(std::move(options)),
+      scheduler_(
+          options_.scheduler,
+          [this](const std::shared_ptr<JobRecord>& job) { RunJob(job); }) {}
+
+JobManager::~JobManager() {
+  std::lock_guard lock(mu_);
+  for (auto& [id, job] : by_id_) job->cancel_flag().store(true);
+}
+
+void JobManager::WakeAllWatchers() {
+  std::lock_guard lock(mu_);
+  for (auto& [id, job] : by_id_) job->events().WakeAll();
+}
+
+std::string JobManager::NewJobId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  const std::uint64_t value = rng();
+  for (int i = 15; i >= 0; --i)
+    buf[15 - i] = "0123456789abcdef"[(value >> (4 * i)) & 0xF];
+  buf[16] = '\0';
+  return std::string("j-") + buf;
+}
+
+Status JobManager::ValidateSpec(const v1::JobSpec& spec) const {
+  const jobs::JobKind* kind = jobs::FindJobKind(spec);
+  if (kind == nullptr) {
+    return Error::InvalidArgument(
+        "spec.kind", "no job kind set; give one of: particles, pi");
+  }
+  if (!v1::Device_IsValid(spec.device())) {
+    return Error::InvalidArgument("spec.device",
+                                  "unknown device; use AUTO, CPU or GPU");
+  }
+  if (spec.labels_size() > static_cast<int>(options_.max_labels)) {
+    return Error::InvalidArgument(
+        "spec.labels",
+        "more than " + std::to_string(options_.max_labels) + " labels");
+  }
+  for (const auto& [key, value] : spec.labels()) {
+    if (key.empty() || key.size() > options_.max_label_bytes ||
+        value.size() > options_.max_label_bytes) {
+      return Error::InvalidArgument(
+          "spec.labels", "label keys must be 1.." +
+                             std::to_string(options_.max_label_bytes) +
+                             " bytes and values at most as long");
+    }
+  }
+  if (spec.idempotency_key().size() > options_.max_idempotency_key_bytes) {
+    return Error::InvalidArgument(
+        "spec.idempotency_key",
+        "longer than " + std::to_string(options_.max_idempotency_key_bytes) +
+            " bytes");
+  }
+  if (Status status = kind->Validate(spec, options_.limits); !status.ok()) {
+    return status;
+  }
+  if (spec.device() == v1::GPU && !options_.gpu_available) {
+    return Error{ErrorCode::kFailedPrecondition,
+                 "device GPU was requested but this server has no usable GPU; "
+                 "use AUTO or CPU",
+                 "spec.device"};
+  }
+  if (spec.device() == v1::GPU && !kind->HasGpuPath()) {
+    return Error{ErrorCode::kFailedPrecondition,
+                 std::string("job kind ") + std::string(kind->name()) +
+                     " has no GPU implementation; use AUTO or CPU",
+                 "spec.device"};
+  }
+  return {};
+}
+
+Result<std::shared_ptr<JobRecord>> JobManager::Submit(const v1::JobSpec& spec) {
+  if (Status status = ValidateSpec(spec); !status.ok()) return status.error();
+
+  std::shared_ptr<JobRecord> job;
+  {
+    std::lock_guard lock(mu_);
+    if (!spec.idempotency_key().empty()) {
+      auto it = by_idempotency_key_.find(spec.idempotency_key());
+      if (it != by_idempotency_key_.end()) {
+        if (google::protobuf::util::MessageDifferencer::Equals(
+                it->second->spec(), spec)) {
+          return it->second;
+        }
+        return Error{ErrorCode::kAlreadyExists,
+                     "idempotency key already used by job " + it->second->id() +
+                         " with a different spec",
+                     "spec.idempotency_key"};
+      }
+    }
+    job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
+                                      options_.event_log);
+    job->MarkQueued();
+    spdlog::info("job={} kind={} state=QUEUED priority={}", job->id(),
+                 KindName(spec), spec.priority());
+    if (Status status = scheduler_.Enqueue(job); !status.ok()) {
+      spdlog::warn("job={} kind={} rejected reason=\"{}\"", job->id(),
+                   KindName(spec), status.error().message);
+      return status.error();
+    }
+    by_id_.emplace(job->id(), job);
+    by_ordinal_.emplace(job->ordinal(), job);
+    if (!spec.idempotency_key().empty()) {
+      by_idempotency_key_.emplace(spec.idempotency_key(), job);
+    }
+  }
+  return job;
+}
+
+Result<std::shared_ptr<JobRecord>> JobManager::Find(
+    const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) {
+    return Error{ErrorCode::kNotFound, "no job with id '" + id + "'", "id"};
+  }
+  return it->second;
+}
+
+Result<v1::ListJobsResponse> JobManager::List(
+    const v1::ListJobsRequest& request) const {
+  if (request.page_size() < 0) {
+    return Error::InvalidArgument("page_size", "must be >= 0");
+  }
+  const std::size_t page_size =
+      request.page_size() == 0 ? 50 : std::min(request.page_size(), 1000);
+  std::uint64_t after = std::numeric_limits<std::uint64_t>::max();
+  if (!request.page_token().empty()) {
+    const std::string& token = request.page_token();
+    auto [ptr, ec] =
+        std::from_chars(token.data(), token.data() + token.size(), after);
+    if (ec != std::errc() || ptr != token.data() + token.size()) {
+      return Error::InvalidArgument("page_token",
+                                    "not a token from a previous List");
+    }
+  }
+  v1::ListJobsResponse response;
+  std::uint64_t last_returned = 0;
+  std::lock_guard lock(mu_);
+  for (auto it = by_ordinal_.upper_bound(after); it != by_ordinal_.end();
+       ++it) {
+    const JobRecord& job = *it->second;
+    if (request.state() != v1::JOB_STATE_UNSPECIFIED &&
+        job.state() != request.state()) {
+      continue;
+    }
+    bool labels_match = true;
+    for (const auto& [key, value] : request.labels()) {
+      auto label = job.spec().labels().find(key);
+      if (label == job.spec().labels().end() || label->second != value) {
+        labels_match = false;
+        break;
+      }
+    }
+    if (!labels_match) continue;
+    if (static_cast<std::size_t>(response.jobs_size()) == page_size) {
+      response.set_next_page_token(std::to_string(last_returned));
+      break;
+    }
+    *response.add_jobs() = job.ToProto(/*with_result=*/false);
+    last_returned = it->first;
+  }
+  return response;
+}
+
+Result<std::shared_ptr<JobRecord>> JobManager::Cancel(const std::string& id) {
+  Result<std::shared_ptr<JobRecord>> found = Find(id);
+  if (!found.ok()) return found;
+  const std::shared_ptr<JobRecord>& job = found.value();
+  job->cancel_flag().store(true);
+  if (scheduler_.Remove(*job) && job->MarkCancelled("cancelled while queued")) {
+    spdlog::info("job={} kind={} state=CANCELLED while=queued", job->id(),
+                 KindName(job->spec()));
+  }
+  return job;
+}
+
+Result<std::vector<v1::ResultChunk>> JobManager::ResultChunks(
+    const std::string& id, std::size_t chunk_bytes) const {
+  Result<std::shared_ptr<JobRecord>> found = Find(id);
+  if (!found.ok()) return found.error();
+  const JobRecord& job = *found.value();
+  std::shared_ptr<const v1::JobResult> result = job.result();
+  if (result == nullptr) {
+    return Error{ErrorCode::kFailedPrecondition,
+                 "job " + id + " is " + v1::JobState_Name(job.state()) +
+                     "; only a SUCCEEDED job has a result",
+                 "id"};
+  }
+  std::vector<v1::ResultChunk> chunks;
+  if (result->has_particles() && result->ByteSizeLong() > chunk_bytes) {
+    const v1::ParticlesResult& all = result->particles();
+    const std::size_t per_chunk = std::max<std::size_t>(1, chunk_bytes / 16);
+    const std::size_t n = all.x_size();
+    for (std::size_t begin = 0; begin < n; begin += per_chunk) {
+      const std::size_t end = std::min(n, begin + per_chunk);
+      v1::ResultChunk& chunk = chunks.emplace_back();
+      v1::ParticlesResult* part = chunk.mutable_result()->mutable_particles();
+      part->mutable_x()->Add(all.x().begin() + begin, all.x().begin() + end);
+      part->mutable_y()->Add(all.y().begin() + begin, all.y().begin() + end);
+      part->set_offset(begin);
+      part->set_total_particles(all.total_particles());
+      part->set_steps(all.steps());
+    }
+  } else {
+    *chunks.emplace_back().mutable_result() = *result;
+  }
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    chunks[i].set_index(static_cast<std::uint32_t>(i));
+    chunks[i].set_last(i + 1 == chunks.size());
+  }
+  return chunks;
+}
+
+v1::Device JobManager::Place(const v1::JobSpec& spec,
+                             const jobs::JobKind& kind) const {
+  switch (spec.device()) {
+    case v1::GPU:
+      return v1::GPU;
+    case v1::CPU:
+      return v1::CPU;
+    default:
+      return options_.gpu_available && kind.HasGpuPath() &&
+                     kind.PrefersGpu(spec)
+                 ? v1::GPU
+                 : v1::CPU;
+  }
+}
+
+void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
+  const std::string kind_name = KindName(job->spec());
+  if (job->cancel_flag().load()) {
+    if (job->MarkCancelled("cancelled before it started")) {
+      spdlog::info("job={} kind={} state=CANCELLED while=queued", job->id(),
+                   kind_name);
+    }
+    return;
+  }
+  const jobs::JobKind& kind = *jobs::FindJobKind(job->spec());
+  const v1::Device device = Place(job->spec(), kind);
+  if (!job->MarkRunning(device)) return;
+  spdlog::info("job={} kind={} state=RUNNING device={}", job->id(), kind_name,
+               v1::Device_Name(device));
+  const auto start = std::chrono::steady_clock::now();
+
+  RunContext context(job);
+  Result<v1::JobResult> result = Error{ErrorCode::kInternal, "not run", ""};
+  try {
+    result = kind.Run(job->spec(), device, context);
+  } catch (const std::bad_alloc&) {
+    result = Error{ErrorCode::kResourceExhausted, "out of memory", ""};
+  } catch (const std::exception& e) {
+    result = Error{ErrorCode::kInternal,
+                   std::string("unexpected error: ") + e.what(), ""};
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+
+  if (result.ok()) {
+    job->MarkSucceeded(std::move(result.value()));
+    spdlog::info("job={} kind={} state=SUCCEEDED seconds={:.6f}", job->id(),
+                 kind_name, seconds);
+  } else if (result.error().code == ErrorCode::kCancelled) {
+    job->MarkCancelled("cancelled while running");
+    spdlog::info("job={} kind={} state=CANCELLED while=running seconds={:.6f}",
+                 job->id(), kind_name, seconds);
+  } else {
+    const Error& error = result.error();
+    job->MarkFailed(ErrorCodeName(error.code), error.ToString());
+    spdlog::warn("job={} kind={} state=FAILED code={} reason=\"{}\"", job->id(),
+                 kind_name, ErrorCodeName(error.code), error.ToString());
+  }
+}
+
+}  // namespace impulse::core

@@ -1,0 +1,64 @@
+// The server's record of one job: its immutable spec, its mutable state (under
+// a mutex), its cancel flag and its event log.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "impulse/v1/jobs.pb.h"
+#include "server/core/event_log.h"
+
+namespace impulse::core {
+
+class JobRecord {
+ public:
+  JobRecord(std::string id, std::uint64_t ordinal, v1::JobSpec spec,
+            EventLog::Options log_options, std::uint64_t first_seq = 1);
+
+  const std::string& id() const { return id_; }
+  // Submission order; the scheduler's tie-breaker and the List page cursor.
+  std::uint64_t ordinal() const { return ordinal_; }
+  const v1::JobSpec& spec() const { return spec_; }
+  EventLog& events() { return events_; }
+
+  std::atomic<bool>& cancel_flag() { return cancel_; }
+
+  v1::JobState state() const;
+  // The public view; `with_result` adds the result when it is small enough.
+  v1::Job ToProto(bool with_result) const;
+  std::shared_ptr<const v1::JobResult> result() const;
+
+  // Transitions; each returns false when the job was already terminal, so
+  // every job reaches exactly one terminal state.
+  bool MarkQueued();
+  bool MarkRunning(v1::Device placed_on);
+  bool MarkSucceeded(v1::JobResult result);
+  bool MarkFailed(const std::string& code, const std::string& message);
+  bool MarkCancelled(const std::string& message);
+  void SetProgress(double fraction);
+
+ private:
+  bool FinishLocked(std::unique_lock<std::mutex>& lock, v1::JobState state,
+                    const std::string& code, const std::string& message);
+  void AppendStateEvent(v1::JobState state, const v1::JobError* error,
+                        const std::string& message);
+
+  const std::string id_;
+  const std::uint64_t ordinal_;
+  const v1::JobSpec spec_;
+  std::atomic<bool> cancel_{false};
+  EventLog events_;
+
+  mutable std::mutex mu_;
+  v1::Job job_;  // state, times, progress, error, placement (no result)
+  std::shared_ptr<const v1::JobResult> result_;
+};
+
+// Results up to this size ride inline in Get/Watch answers; larger ones are
+// fetched with GetResult in chunks.
+inline constexpr std::size_t kInlineResultMaxBytes = 1 << 20;
+
+}  // namespace impulse::core

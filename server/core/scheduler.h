@@ -1,0 +1,71 @@
+// Picks queued jobs by priority, then age, and runs them in a oneTBB
+// task_arena with at most `max_running` at once. Jobs inside the arena use
+// nested TBB parallelism; each job body runs isolated so a thread waiting
+// inside one job's parallel loop never picks up another whole job.
+#pragma once
+
+#include <oneapi/tbb/task_arena.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "compute/common/status.h"
+#include "server/core/job_record.h"
+
+namespace impulse::core {
+
+class Scheduler {
+ public:
+  using RunFn = std::function<void(const std::shared_ptr<JobRecord>&)>;
+
+  struct Options {
+    int cpu_threads = 0;          // 0 = all cores
+    std::size_t max_running = 0;  // 0 = cpu_threads
+    std::size_t max_queued = 10'000;
+  };
+
+  Scheduler(Options options, RunFn run);
+  // Waits for running jobs to return; cancel them first.
+  ~Scheduler();
+
+  // Queues the job; kResourceExhausted when the queue is full.
+  Status Enqueue(std::shared_ptr<JobRecord> job);
+  // Re-queues without the admission limit (recovery after a restart).
+  void EnqueueUnbounded(std::shared_ptr<JobRecord> job);
+  // Takes a queued job out of the queue; false when it is not queued.
+  bool Remove(const JobRecord& job);
+  // Stops starting new jobs (drain); queued ones stay queued.
+  void Pause();
+  // Blocks until no job is running or the deadline passes; true when idle.
+  bool WaitIdle(std::chrono::steady_clock::time_point deadline);
+
+  std::size_t queued() const;
+  std::size_t running() const;
+  int cpu_threads() const { return cpu_threads_; }
+
+ private:
+  struct Order {
+    bool operator()(const std::shared_ptr<JobRecord>& a,
+                    const std::shared_ptr<JobRecord>& b) const;
+  };
+  void PumpLocked();
+  void OnFinished();
+
+  const int cpu_threads_;
+  const std::size_t max_running_;
+  const std::size_t max_queued_;
+  const RunFn run_;
+  tbb::task_arena arena_;
+
+  mutable std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::set<std::shared_ptr<JobRecord>, Order> queue_;
+  std::size_t running_ = 0;
+  bool paused_ = false;
+};
+
+}  // namespace impulse::core

@@ -1,0 +1,126 @@
+// The gRPC CompletionQueue <-> Asio bridge, operation side. Every async gRPC
+// step allocates one Operation whose address is the CQ tag. When the poller
+// thread takes the tag off the queue it calls Complete(ok), which posts the
+// stored completion handler to the handler's own executor: a coroutine that
+// awaited a gRPC step resumes on an io_context thread, never on the poller.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <type_traits>
+#include <utility>
+
+namespace impulse::grpc_bridge {
+
+// Base of every CQ tag: one function pointer, no virtual table, no state enum.
+class Operation {
+ public:
+  void Complete(bool ok) { complete_(this, ok); }
+  void* tag() { return this; }
+
+ protected:
+  using CompleteFn = void (*)(Operation*, bool);
+  explicit Operation(CompleteFn complete) : complete_(complete) {}
+  ~Operation() = default;
+
+ private:
+  CompleteFn complete_;
+};
+
+// Holds an Asio completion handler `void(bool ok)` and keeps its executor's
+// io_context alive (outstanding work) until the gRPC step completes.
+template <typename Handler>
+class HandlerOperation final : public Operation {
+ public:
+  explicit HandlerOperation(Handler handler)
+      : Operation(&Do),
+        handler_(std::move(handler)),
+        work_(boost::asio::prefer(
+            boost::asio::get_associated_executor(handler_),
+            boost::asio::execution::outstanding_work.tracked)) {}
+
+ private:
+  static void Do(Operation* base, bool ok) {
+    auto* self = static_cast<HandlerOperation*>(base);
+    Handler handler = std::move(self->handler_);
+    auto work = std::move(self->work_);
+    delete self;
+    boost::asio::post(work, [handler = std::move(handler), ok]() mutable {
+      std::move(handler)(ok);
+    });
+  }
+
+  Handler handler_;
+  std::decay_t<decltype(boost::asio::prefer(
+      std::declval<boost::asio::associated_executor_t<Handler>>(),
+      boost::asio::execution::outstanding_work.tracked))>
+      work_;
+};
+
+// Starts one gRPC step: `start(tag)` must hand `tag` to exactly one gRPC async
+// call. Completes with `bool ok` (false: the call ended, was cancelled or the
+// server is shutting down; a normal outcome, not an error).
+template <typename CompletionToken, typename StartFn>
+auto AsyncGrpc(StartFn start, CompletionToken&& token) {
+  return boost::asio::async_initiate<CompletionToken, void(bool)>(
+      [](auto handler, StartFn start) {
+        using H = std::decay_t<decltype(handler)>;
+        auto* op = new HandlerOperation<H>(std::move(handler));
+        start(op->tag());
+      },
+      token, std::move(start));
+}
+
+// ----- completion-token wrappers, so one RPC reads top to bottom as a
+// coroutine
+
+// Asks gRPC for the next call of one method (the generated RequestXxx).
+template <typename Service, typename RequestMethod, typename Request,
+          typename Responder, typename CompletionToken>
+auto RequestCall(Service* service, RequestMethod method,
+                 grpc::ServerContext* context, Request* request,
+                 Responder* responder, grpc::ServerCompletionQueue* cq,
+                 CompletionToken&& token) {
+  return AsyncGrpc(
+      [=](void* tag) {
+        (service->*method)(context, request, responder, cq, cq, tag);
+      },
+      std::forward<CompletionToken>(token));
+}
+
+template <typename Response, typename CompletionToken>
+auto FinishUnary(grpc::ServerAsyncResponseWriter<Response>& responder,
+                 const Response& response, const grpc::Status& status,
+                 CompletionToken&& token) {
+  return AsyncGrpc(
+      [&responder, &response, status](void* tag) {
+        if (status.ok()) {
+          responder.Finish(response, status, tag);
+        } else {
+          responder.FinishWithError(status, tag);
+        }
+      },
+      std::forward<CompletionToken>(token));
+}
+
+template <typename Message, typename CompletionToken>
+auto Write(grpc::ServerAsyncWriter<Message>& writer, const Message& message,
+           CompletionToken&& token) {
+  return AsyncGrpc(
+      [&writer, &message](void* tag) { writer.Write(message, tag); },
+      std::forward<CompletionToken>(token));
+}
+
+template <typename Message, typename CompletionToken>
+auto FinishStream(grpc::ServerAsyncWriter<Message>& writer,
+                  const grpc::Status& status, CompletionToken&& token) {
+  return AsyncGrpc([&writer, status](void* tag) { writer.Finish(status, tag); },
+                   std::forward<CompletionToken>(token));
+}
+
+}  // namespace impulse::grpc_bridge

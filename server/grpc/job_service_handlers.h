@@ -1,0 +1,35 @@
+// impulse.v1.JobService over the async gRPC API: every RPC is one
+// boost::asio::awaitable coroutine on the server's io_context, driven by the
+// CompletionQueue bridge (grpc_operation.h, completion_queue_poller.h).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "impulse/v1/jobs.grpc.pb.h"
+#include "server/core/job_manager.h"
+
+namespace impulse::grpc_bridge {
+
+class JobServiceHandlers {
+ public:
+  JobServiceHandlers(core::JobManager& manager,
+                     boost::asio::any_io_executor executor);
+
+  // Registers the async service on the builder (before BuildAndStart).
+  void Register(grpc::ServerBuilder& builder) {
+    builder.RegisterService(&service_);
+  }
+
+  // Spawns the listener coroutines that accept calls from `cq`, on `executor`.
+  // Each accepted call runs as its own coroutine on the same executor.
+  void Start(grpc::ServerCompletionQueue* cq, int listeners_per_method);
+
+ private:
+  core::JobManager& manager_;
+  boost::asio::any_io_executor executor_;
+  v1::JobService::AsyncService service_;
+};
+
+}  // namespace impulse::grpc_bridge

@@ -1,0 +1,96 @@
+#include "server/impulse_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace impulse {
+
+ImpulseServer::ImpulseServer(ServerOptions options)
+    : options_(std::move(options)),
+      manager_(std::make_unique<core::JobManager>(options_.manager)) {}
+
+ImpulseServer::~ImpulseServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+Status ImpulseServer::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  handlers_ = std::make_unique<grpc_bridge::JobServiceHandlers>(
+      *manager_, io_.get_executor());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.grpc_listen,
+                           grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  handlers_->Register(builder);
+  std::unique_ptr<grpc::ServerCompletionQueue> cq =
+      builder.AddCompletionQueue();
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || grpc_port_ == 0) {
+    return Error{ErrorCode::kUnavailable,
+                 "cannot listen for gRPC on '" + options_.grpc_listen +
+                     "' (address in use, or not HOST:PORT?)",
+                 "grpc_listen"};
+  }
+  poller_ = std::make_unique<grpc_bridge::CompletionQueuePoller>(std::move(cq));
+  poller_->Start();
+
+  work_.emplace(io_.get_executor());
+  const int io_threads =
+      options_.io_threads > 0
+          ? options_.io_threads
+          : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 2,
+                       4);
+  io_threads_running_ = io_threads;
+  for (int i = 0; i < io_threads; ++i) {
+    io_threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "io");
+      io_.run();
+      std::lock_guard lock(io_mu_);
+      if (--io_threads_running_ == 0) io_idle_cv_.notify_all();
+    });
+  }
+  handlers_->Start(poller_->cq(), options_.listeners_per_method);
+  grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  started_ = true;
+  spdlog::info(
+      "impulsed serving grpc={} port={} cpu_threads={} io_threads={} "
+      "max_queued={}",
+      options_.grpc_listen, grpc_port_, manager_->cpu_threads(), io_threads,
+      options_.manager.scheduler.max_queued);
+  return {};
+}
+
+void ImpulseServer::Shutdown(std::chrono::milliseconds grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (grpc_server_ != nullptr) {
+    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    // Ends every open call after `grace`; their done-notifications wake any
+    // watcher parked on an event log, so each RPC coroutine finishes.
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + grace);
+  }
+  if (poller_ != nullptr) poller_->ShutdownAndDrain();
+  // Every call has ended, so a watcher parked on an event log sees its call
+  // done once woken; let the io threads run out of work on their own.
+  if (manager_ != nullptr) manager_->WakeAllWatchers();
+  work_.reset();
+  {
+    std::unique_lock lock(io_mu_);
+    if (!io_idle_cv_.wait_for(lock, std::chrono::seconds(5),
+                              [this] { return io_threads_running_ == 0; })) {
+      spdlog::warn("io threads still busy 5 s after shutdown; stopping them");
+      io_.stop();
+    }
+  }
+  for (std::thread& thread : io_threads_) thread.join();
+  io_threads_.clear();
+  manager_.reset();  // cancels and waits for running jobs
+  if (started_) spdlog::info("impulsed stopped");
+}
+
+}  // namespace impulse

@@ -1,0 +1,120 @@
+#include "server/core/event_log.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <thread>
+
+namespace impulse::core {
+namespace {
+
+v1::JobEvent Progress(double fraction) {
+  v1::JobEvent event;
+  event.set_type(v1::PROGRESS);
+  event.set_fraction(fraction);
+  return event;
+}
+
+v1::JobEvent State(v1::JobState state) {
+  v1::JobEvent event;
+  event.set_type(v1::STATE_CHANGED);
+  event.set_state(state);
+  return event;
+}
+
+TEST(EventLogTest, SequenceNumbersStrictlyIncreaseFromTheFirst) {
+  EventLog log(EventLog::Options{}, /*first_seq=*/5);
+  EXPECT_EQ(log.Append(State(v1::QUEUED)), 5u);
+  EXPECT_EQ(log.Append(State(v1::RUNNING)), 6u);
+  EXPECT_EQ(log.last_seq(), 6u);
+  std::vector<v1::JobEvent> events = log.ReadAfter(0, 100);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].seq(), 5u);
+  EXPECT_TRUE(events[0].has_time());
+  EXPECT_EQ(log.ReadAfter(5, 100).size(), 1u);
+  EXPECT_TRUE(log.ReadAfter(6, 100).empty());
+}
+
+TEST(EventLogTest, FastProgressCoalescesIntoTheNewestEvent) {
+  EventLog log(EventLog::Options{.max_events = 100,
+                                 .coalesce_window = std::chrono::hours(1)});
+  log.Append(State(v1::RUNNING));
+  for (int i = 1; i <= 1000; ++i) log.Append(Progress(i / 1000.0));
+  std::vector<v1::JobEvent> events = log.ReadAfter(0, 100);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_DOUBLE_EQ(events[1].fraction(), 1.0);
+  EXPECT_EQ(events[1].seq(), 1001u);  // every append still took a number
+}
+
+TEST(EventLogTest, BoundedLogDropsOldProgressButKeepsStateChanges) {
+  EventLog log(EventLog::Options{
+      .max_events = 8, .coalesce_window = std::chrono::milliseconds(0)});
+  log.Append(State(v1::QUEUED));
+  log.Append(State(v1::RUNNING));
+  for (int i = 0; i < 100; ++i) log.Append(Progress(i / 100.0));
+  log.Append(State(v1::SUCCEEDED));
+  std::vector<v1::JobEvent> events = log.ReadAfter(0, 1000);
+  EXPECT_LE(events.size(), 9u);
+  EXPECT_EQ(events.front().state(), v1::QUEUED);
+  EXPECT_EQ(events[1].state(), v1::RUNNING);
+  EXPECT_EQ(events.back().state(), v1::SUCCEEDED);
+  EXPECT_TRUE(log.closed());
+}
+
+TEST(EventLogTest, NothingIsAppendedAfterTheTerminalEvent) {
+  EventLog log;
+  log.Append(State(v1::CANCELLED));
+  const std::uint64_t last = log.last_seq();
+  log.Append(Progress(0.5));
+  log.Append(State(v1::SUCCEEDED));
+  EXPECT_EQ(log.last_seq(), last);
+  EXPECT_EQ(log.ReadAfter(0, 10).size(), 1u);
+}
+
+TEST(EventLogTest, AWaiterResumesOnItsExecutorWhenAnotherThreadAppends) {
+  EventLog log;
+  boost::asio::io_context io;
+  std::thread::id resumed_on;
+  bool resumed = false;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await log.AsyncWaitAfter(0, nullptr, boost::asio::use_awaitable);
+        resumed = true;
+        resumed_on = std::this_thread::get_id();
+      },
+      boost::asio::detached);
+  io.poll();  // parks the coroutine
+  EXPECT_FALSE(resumed);
+  std::thread producer([&] { log.Append(State(v1::RUNNING)); });
+  producer.join();
+  io.run();
+  EXPECT_TRUE(resumed);
+  EXPECT_EQ(resumed_on, std::this_thread::get_id());
+}
+
+TEST(EventLogTest, AnAbandonedWaiterIsWokenByWakeAll) {
+  EventLog log;
+  boost::asio::io_context io;
+  std::atomic<bool> abandoned{false};
+  bool resumed = false;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await log.AsyncWaitAfter(0, &abandoned, boost::asio::use_awaitable);
+        resumed = true;
+      },
+      boost::asio::detached);
+  io.poll();
+  EXPECT_FALSE(resumed);
+  abandoned = true;
+  log.WakeAll();
+  io.run();
+  EXPECT_TRUE(resumed);
+}
+
+}  // namespace
+}  // namespace impulse::core
