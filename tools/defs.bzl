@@ -36,29 +36,87 @@ CUDA_GENCODE = ("-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,co
 
 CUDA_LINKOPTS = ["-L/usr/local/cuda/lib64", "-lcudart_static", "-ldl", "-lrt", "-lpthread"]
 
-def cuda_library(name, srcs, hdrs = [], cuda_hdrs = [], deps = [], visibility = None):
-    """Compiles each .cu in `srcs` with the system nvcc and links it statically.
+_NVCC = "/usr/local/cuda/bin/nvcc"
 
-    `cuda_hdrs` are headers the .cu files include (usually the shared kernels);
-    they are passed to nvcc with the workspace root on the include path.
-    """
-    objs = []
-    for src in srcs:
-        obj = src[:-len(".cu")] + ".cu.o"
-        native.genrule(
-            name = name + "_" + src.replace("/", "_").replace(".", "_"),
-            srcs = [src] + cuda_hdrs + hdrs,
-            outs = [obj],
-            cmd = ("/usr/local/cuda/bin/nvcc -std=c++20 -O3 --expt-relaxed-constexpr " +
-                   "-Xcompiler -fPIC " + CUDA_GENCODE +
-                   " -I. -I$(GENDIR) -c $(location " + src + ") -o $@"),
+def _cuda_objects_impl(ctx):
+    """Runs nvcc once per .cu file with the headers and include paths of `deps`."""
+    cc_infos = [d[CcInfo] for d in ctx.attr.deps if CcInfo in d]
+    headers = depset(
+        ctx.files.hdrs,
+        transitive = [c.compilation_context.headers for c in cc_infos],
+    )
+    include_flags = ["-I.", "-I" + ctx.bin_dir.path]
+    define_flags = []
+    for c in cc_infos:
+        cc = c.compilation_context
+        for inc in cc.quote_includes.to_list() + cc.includes.to_list():
+            include_flags.append("-I" + inc)
+        for inc in cc.system_includes.to_list():
+            include_flags += ["-isystem", inc]
+        for d in cc.defines.to_list():
+            define_flags.append("-D" + d)
+    outs = []
+    for src in ctx.files.srcs:
+        # Keep the path below the package so equal basenames do not collide.
+        rel = src.short_path
+        if ctx.label.package and rel.startswith(ctx.label.package + "/"):
+            rel = rel[len(ctx.label.package) + 1:]
+        out = ctx.actions.declare_file(
+            "_cuda_objs/" + ctx.label.name + "/" + rel[:-len(".cu")] + ".o",
         )
-        objs.append(obj)
+        args = ctx.actions.args()
+        args.add_all(["-std=c++20", "-O3", "--expt-relaxed-constexpr", "-Xcompiler", "-fPIC",
+                      "-Xcompiler", "-Wall"])
+        args.add_all(CUDA_GENCODE.split(" "))
+        args.add_all(include_flags)
+        args.add_all(define_flags)
+        args.add_all(ctx.attr.copts)
+        args.add_all(["-c", src.path, "-o", out.path])
+        ctx.actions.run(
+            executable = _NVCC,
+            arguments = [args],
+            inputs = depset([src], transitive = [headers]),
+            outputs = [out],
+            mnemonic = "Nvcc",
+            progress_message = "nvcc %s" % src.short_path,
+            use_default_shell_env = True,
+        )
+        outs.append(out)
+    return [DefaultInfo(files = depset(outs))]
+
+_cuda_objects = rule(
+    implementation = _cuda_objects_impl,
+    attrs = {
+        "srcs": attr.label_list(allow_files = [".cu"]),
+        "hdrs": attr.label_list(allow_files = True),
+        "deps": attr.label_list(providers = [CcInfo]),
+        "copts": attr.string_list(),
+    },
+)
+
+def cuda_library(name, srcs, hdrs = [], cuda_hdrs = [], deps = [], copts = [], visibility = None,
+                 **kwargs):
+    """Compiles each .cu in `srcs` with the system nvcc and links it with cudart_static.
+
+    `hdrs` are the library's public headers (plain C++, no CUDA types); `cuda_hdrs` are
+    private headers the .cu files include. The headers and include paths of `deps`
+    (cc_library targets such as //compute/kernels) are visible to nvcc. `copts` go to
+    nvcc (e.g. "--fmad=false"). Extra keyword arguments go to the cc_library.
+    """
+    _cuda_objects(
+        name = name + "_cuda_objs",
+        srcs = srcs,
+        hdrs = hdrs + cuda_hdrs,
+        deps = deps,
+        copts = copts,
+        visibility = ["//visibility:private"],
+    )
     native.cc_library(
         name = name,
-        srcs = objs,
+        srcs = [":" + name + "_cuda_objs"],
         hdrs = hdrs,
         deps = deps,
         linkopts = CUDA_LINKOPTS,
         visibility = visibility,
+        **kwargs
     )

@@ -8,18 +8,13 @@
 #include <functional>
 #include <vector>
 
+#include "compute/common/particle_system.h"
 #include "compute/common/run_control.h"
 #include "compute/cpu/isa.h"
 
 namespace impulse::cpu {
 
-// Structure of arrays: particle i is (x[i], y[i], w[i]).
-struct ParticleSystem {
-  std::vector<double> x;
-  std::vector<double> y;
-  std::vector<double> w;  // angular velocity
-  std::size_t size() const { return x.size(); }
-};
+using ::impulse::ParticleSystem;
 
 // n particles with x, y, w uniform in [-1, 1), drawn from Philox with `seed`
 // (the book's benchmark set-up). Deterministic for a given (n, seed).

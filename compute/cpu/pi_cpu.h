@@ -6,15 +6,13 @@
 #include <cstdint>
 #include <functional>
 
+#include "compute/common/particle_system.h"
 #include "compute/common/run_control.h"
 #include "compute/cpu/isa.h"
 
 namespace impulse::cpu {
 
-struct PiCount {
-  std::uint64_t samples = 0;  // samples evaluated so far
-  std::uint64_t hits = 0;     // of which inside the quarter circle
-};
+using ::impulse::PiCount;
 
 // Called between chunks with the running totals (samples are done in order
 // of sample index, so a partial count is the exact count of a prefix).
