@@ -7,11 +7,46 @@
 
 #include <algorithm>
 
+#include "compute/gpu/gpu.h"
+
 namespace impulse {
+
+namespace {
+
+// Finds the GPUs (none is fine: CPU only) and sizes the GPU lane to match.
+core::JobManagerOptions WithDevices(core::JobManagerOptions options,
+                                    bool use_gpu) {
+  if (!use_gpu) {
+    spdlog::info(
+        "gpu disabled by --use_gpu=false; GPU jobs are refused, AUTO runs on "
+        "CPU");
+    return options;
+  }
+  const std::vector<gpu::DeviceInfo> devices = gpu::DiscoverDevices();
+  for (const gpu::DeviceInfo& d : devices) {
+    spdlog::info(
+        "gpu device={} name=\"{}\" memory_mib={} compute_capability={}.{} "
+        "sms={}",
+        d.index, d.name, d.total_memory_bytes >> 20, d.compute_capability_major,
+        d.compute_capability_minor, d.multiprocessors);
+  }
+  if (devices.empty()) {
+    spdlog::info("no usable GPU ({}); AUTO jobs run on the CPU",
+                 gpu::NoDeviceReason());
+    return options;
+  }
+  options.gpu_available = true;
+  options.scheduler.max_running_gpu =
+      devices.size() * gpu::StreamPoolOptions{}.streams_per_device;
+  return options;
+}
+
+}  // namespace
 
 ImpulseServer::ImpulseServer(ServerOptions options)
     : options_(std::move(options)),
-      manager_(std::make_unique<core::JobManager>(options_.manager)) {}
+      manager_(std::make_unique<core::JobManager>(
+          WithDevices(options_.manager, options_.use_gpu))) {}
 
 ImpulseServer::~ImpulseServer() { Shutdown(std::chrono::milliseconds(0)); }
 

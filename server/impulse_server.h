@@ -29,6 +29,7 @@ struct ServerOptions {
   int io_threads = 0;  // 0 = min(4, cores)
   int listeners_per_method = 4;
   int max_message_bytes = 64 << 20;
+  bool use_gpu = true;  // false: never touch the GPU, even when present
   core::JobManagerOptions manager;
 };
 

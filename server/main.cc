@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
                  "threads running RPC coroutines; 0 = min(4, cores)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--use_gpu", options.use_gpu,
+                 "use CUDA devices when present (false: CPU only)")
+      ->capture_default_str();
   app.add_option("--max_particles", limits.max_particles,
                  "largest particles job")
       ->capture_default_str();

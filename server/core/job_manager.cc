@@ -134,7 +134,8 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(const v1::JobSpec& spec) {
     job->MarkQueued();
     spdlog::info("job={} kind={} state=QUEUED priority={}", job->id(),
                  KindName(spec), spec.priority());
-    if (Status status = scheduler_.Enqueue(job); !status.ok()) {
+    const bool on_gpu = Place(spec, *jobs::FindJobKind(spec)) == v1::GPU;
+    if (Status status = scheduler_.Enqueue(job, on_gpu); !status.ok()) {
       spdlog::warn("job={} kind={} rejected reason=\"{}\"", job->id(),
                    KindName(spec), status.error().message);
       return status.error();

@@ -1,7 +1,9 @@
-// Picks queued jobs by priority, then age, and runs them in a oneTBB
-// task_arena with at most `max_running` at once. Jobs inside the arena use
-// nested TBB parallelism; each job body runs isolated so a thread waiting
-// inside one job's parallel loop never picks up another whole job.
+// Picks queued jobs by priority, then age, and runs them on one of two lanes.
+// CPU lane: a oneTBB task_arena with at most `max_running` jobs at once; jobs
+// use nested TBB parallelism, each body isolated so a thread waiting inside one
+// job's parallel loop never picks up another whole job. GPU lane: one thread
+// per running GPU job (it mostly waits on its CUDA stream), at most
+// `max_running_gpu` at once, so GPU jobs never hold a CPU-pool thread.
 #pragma once
 
 #include <oneapi/tbb/task_arena.h>
@@ -26,16 +28,18 @@ class Scheduler {
     int cpu_threads = 0;          // 0 = all cores
     std::size_t max_running = 0;  // 0 = cpu_threads
     std::size_t max_queued = 10'000;
+    std::size_t max_running_gpu = 0;  // 0 = no GPU lane
   };
 
   Scheduler(Options options, RunFn run);
   // Waits for running jobs to return; cancel them first.
   ~Scheduler();
 
-  // Queues the job; kResourceExhausted when the queue is full.
-  Status Enqueue(std::shared_ptr<JobRecord> job);
+  // Queues the job for the CPU or GPU lane; kResourceExhausted when the
+  // queue is full.
+  Status Enqueue(std::shared_ptr<JobRecord> job, bool on_gpu = false);
   // Re-queues without the admission limit (recovery after a restart).
-  void EnqueueUnbounded(std::shared_ptr<JobRecord> job);
+  void EnqueueUnbounded(std::shared_ptr<JobRecord> job, bool on_gpu = false);
   // Takes a queued job out of the queue; false when it is not queued.
   bool Remove(const JobRecord& job);
   // Stops starting new jobs (drain); queued ones stay queued.
@@ -52,19 +56,23 @@ class Scheduler {
     bool operator()(const std::shared_ptr<JobRecord>& a,
                     const std::shared_ptr<JobRecord>& b) const;
   };
+  using Queue = std::set<std::shared_ptr<JobRecord>, Order>;
   void PumpLocked();
-  void OnFinished();
+  void OnFinished(bool on_gpu);
 
   const int cpu_threads_;
   const std::size_t max_running_;
   const std::size_t max_queued_;
+  const std::size_t max_running_gpu_;
   const RunFn run_;
   tbb::task_arena arena_;
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
-  std::set<std::shared_ptr<JobRecord>, Order> queue_;
+  Queue queue_;      // CPU lane
+  Queue gpu_queue_;  // GPU lane
   std::size_t running_ = 0;
+  std::size_t running_gpu_ = 0;
   bool paused_ = false;
 };
 

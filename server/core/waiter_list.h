@@ -30,8 +30,8 @@ class WaiterList {
   auto AsyncWait(Predicate still_waiting, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void()>(
         [this, still_waiting](auto handler) {
-          auto parked =
-              std::make_unique<ParkedHandler<decltype(handler)>>(std::move(handler));
+          auto parked = std::make_unique<ParkedHandler<decltype(handler)>>(
+              std::move(handler));
           std::unique_lock lock(mu_);
           if (!still_waiting()) {
             lock.unlock();

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "compute/cpu/particles_cpu.h"
+#include "compute/gpu/gpu.h"
 #include "compute/kernels/particles.h"
 
 namespace impulse::jobs {
@@ -33,6 +34,16 @@ cpu::ParticleSystem BuildSystem(const v1::ParticlesSpec& spec) {
 }
 
 }  // namespace
+
+bool ParticlesJob::PrefersGpu(const v1::JobSpec& job_spec) const {
+  // One GPU thread per particle: worth it with enough particles to fill the
+  // device and enough work to hide the transfers.
+  const v1::ParticlesSpec& spec = job_spec.particles();
+  const double n = spec.random_particles() > 0 ? spec.random_particles()
+                                               : spec.particles_size();
+  const double steps = spec.t_end() / TimestepOf(spec);
+  return n >= 10'000 && n * steps >= 1e9;
+}
 
 Status ParticlesJob::Validate(const v1::JobSpec& job_spec,
                               const Limits& limits) const {
@@ -98,7 +109,7 @@ Status ParticlesJob::Validate(const v1::JobSpec& job_spec,
 }
 
 Result<v1::JobResult> ParticlesJob::Run(const v1::JobSpec& job_spec,
-                                        v1::Device /*device*/,
+                                        v1::Device device,
                                         JobContext& context) const {
   const v1::ParticlesSpec& spec = job_spec.particles();
   const double timestep = TimestepOf(spec);
@@ -108,12 +119,19 @@ Result<v1::JobResult> ParticlesJob::Run(const v1::JobSpec& job_spec,
   const std::uint64_t n = system.size();
 
   std::uint64_t last_snapshot = 0;
-  auto on_chunk = [&](std::uint64_t done) {
+  auto progress_event = [&](std::uint64_t done) {
     v1::JobEvent event;
     event.set_type(v1::PROGRESS);
     event.set_fraction(steps == 0 ? 1.0 : static_cast<double>(done) / steps);
     (*event.mutable_counters())["steps"] = done;
     (*event.mutable_counters())["particle_steps"] = done * n;
+    return event;
+  };
+  auto on_chunk_counters = [&](std::uint64_t done) {
+    context.ReportProgress(progress_event(done));
+  };
+  auto on_chunk = [&](std::uint64_t done) {
+    v1::JobEvent event = progress_event(done);
     if (spec.snapshot_every() > 0 &&
         (done - last_snapshot >= spec.snapshot_every() || done == steps)) {
       last_snapshot = done;
@@ -125,8 +143,18 @@ Result<v1::JobResult> ParticlesJob::Run(const v1::JobSpec& job_spec,
     }
     context.ReportProgress(std::move(event));
   };
-  if (cpu::EvolveParticles(system, timestep, steps, context.control(),
-                           on_chunk) == RunOutcome::kCancelled) {
+  RunOutcome outcome;
+  if (device == v1::GPU) {
+    // Positions stay on the GPU until the end, so no snapshots here.
+    Result<RunOutcome> ran = gpu::EvolveParticles(
+        system, timestep, steps, context.control(), on_chunk_counters);
+    if (!ran.ok()) return ran.error();
+    outcome = ran.value();
+  } else {
+    outcome = cpu::EvolveParticles(system, timestep, steps, context.control(),
+                                   on_chunk);
+  }
+  if (outcome == RunOutcome::kCancelled) {
     return Error{ErrorCode::kCancelled, "cancelled", ""};
   }
 

@@ -3,18 +3,24 @@
 #include <string>
 
 #include "compute/cpu/pi_cpu.h"
+#include "compute/gpu/gpu.h"
 #include "compute/kernels/pi.h"
 
 namespace impulse::jobs {
 namespace {
 
-void FillEstimate(const cpu::PiCount& count, v1::PiEstimate* out) {
+void FillEstimate(const PiCount& count, v1::PiEstimate* out) {
   out->set_samples(count.samples);
   out->set_hits(count.hits);
   out->set_estimate(kernels::PiEstimate(count.hits, count.samples));
 }
 
 }  // namespace
+
+bool PiJob::PrefersGpu(const v1::JobSpec& spec) const {
+  // Below this the launch and copy overhead outweighs the CPU's ~1e9/s.
+  return spec.pi().samples() >= 100'000'000;
+}
 
 Status PiJob::Validate(const v1::JobSpec& spec, const Limits& limits) const {
   const std::uint64_t samples = spec.pi().samples();
@@ -29,11 +35,11 @@ Status PiJob::Validate(const v1::JobSpec& spec, const Limits& limits) const {
   return {};
 }
 
-Result<v1::JobResult> PiJob::Run(const v1::JobSpec& spec, v1::Device /*device*/,
+Result<v1::JobResult> PiJob::Run(const v1::JobSpec& spec, v1::Device device,
                                  JobContext& context) const {
   const std::uint64_t samples = spec.pi().samples();
-  cpu::PiCount count;
-  auto on_chunk = [&](const cpu::PiCount& so_far) {
+  PiCount count;
+  auto on_chunk = [&](const PiCount& so_far) {
     v1::JobEvent event;
     event.set_type(v1::PROGRESS);
     event.set_fraction(static_cast<double>(so_far.samples) / samples);
@@ -42,8 +48,17 @@ Result<v1::JobResult> PiJob::Run(const v1::JobSpec& spec, v1::Device /*device*/,
     FillEstimate(so_far, event.mutable_pi());
     context.ReportProgress(std::move(event));
   };
-  if (cpu::CountPiHits(samples, spec.pi().seed(), context.control(), &count,
-                       on_chunk) == RunOutcome::kCancelled) {
+  RunOutcome outcome;
+  if (device == v1::GPU) {
+    Result<RunOutcome> ran = gpu::CountPiHits(
+        samples, spec.pi().seed(), context.control(), &count, on_chunk);
+    if (!ran.ok()) return ran.error();
+    outcome = ran.value();
+  } else {
+    outcome = cpu::CountPiHits(samples, spec.pi().seed(), context.control(),
+                               &count, on_chunk);
+  }
+  if (outcome == RunOutcome::kCancelled) {
     return Error{ErrorCode::kCancelled, "cancelled", ""};
   }
   v1::JobResult result;
