@@ -1,8 +1,8 @@
 #include "server/core/event_log.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <algorithm>
+
+#include "server/core/clock.h"
 
 namespace impulse::core {
 
@@ -25,7 +25,7 @@ std::uint64_t EventLog::Append(v1::JobEvent event) {
     if (closed_.load(std::memory_order_relaxed)) return last_seq();
     seq = next_seq_++;
     event.set_seq(seq);
-    *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    *event.mutable_time() = NowTimestamp();
     const bool coalesce = progress && !events_.empty() &&
                           events_.back().type() == v1::PROGRESS &&
                           now - last_progress_time_ < options_.coalesce_window;

@@ -1,13 +1,11 @@
 #include "server/core/job_record.h"
 
-#include <google/protobuf/util/time_util.h>
+#include "server/core/clock.h"
 
 namespace impulse::core {
 namespace {
 
-google::protobuf::Timestamp Now() {
-  return google::protobuf::util::TimeUtil::GetCurrentTime();
-}
+google::protobuf::Timestamp Now() { return NowTimestamp(); }
 
 }  // namespace
 
