@@ -105,6 +105,7 @@ void ImpulseServer::Shutdown(std::chrono::milliseconds grace) {
   shut_down_ = true;
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    handlers_->StopAccepting();
     // Ends every open call after `grace`; their done-notifications wake any
     // watcher parked on an event log, so each RPC coroutine finishes.
     grpc_server_->Shutdown(std::chrono::system_clock::now() + grace);

@@ -12,6 +12,7 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <mutex>
 #include <type_traits>
 #include <utility>
 
@@ -79,16 +80,43 @@ auto AsyncGrpc(StartFn start, CompletionToken&& token) {
 // ----- completion-token wrappers, so one RPC reads top to bottom as a
 // coroutine
 
+// Lets listener loops ask gRPC for new calls only until shutdown begins:
+// requesting a call from a server that is shutting down is fatal in gRPC.
+class AcceptGate {
+ public:
+  // Runs `request` unless closed; returns whether it ran.
+  template <typename Fn>
+  bool RunIfOpen(Fn request) {
+    std::lock_guard lock(mu_);
+    if (closed_) return false;
+    request();
+    return true;
+  }
+  // After this returns no new call is requested (call before Server::Shutdown).
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+
+ private:
+  std::mutex mu_;
+  bool closed_ = false;
+};
+
 // Asks gRPC for the next call of one method (the generated RequestXxx).
+// Completes with false at once when the gate is closed.
 template <typename Service, typename RequestMethod, typename Request,
           typename Responder, typename CompletionToken>
-auto RequestCall(Service* service, RequestMethod method,
+auto RequestCall(AcceptGate& gate, Service* service, RequestMethod method,
                  grpc::ServerContext* context, Request* request,
                  Responder* responder, grpc::ServerCompletionQueue* cq,
                  CompletionToken&& token) {
   return AsyncGrpc(
-      [=](void* tag) {
-        (service->*method)(context, request, responder, cq, cq, tag);
+      [=, &gate](void* tag) {
+        const bool requested = gate.RunIfOpen([&] {
+          (service->*method)(context, request, responder, cq, cq, tag);
+        });
+        if (!requested) static_cast<Operation*>(tag)->Complete(false);
       },
       std::forward<CompletionToken>(token));
 }

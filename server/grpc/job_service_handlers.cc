@@ -105,13 +105,14 @@ awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
 // Parameters are by value: they live in the coroutine frame.
 template <typename Request, typename Response, typename Service,
           typename Method, typename Fn>
-awaitable<void> ServeUnary(Service* service, Method method,
+awaitable<void> ServeUnary(AcceptGate& gate, Service* service, Method method,
                            grpc::ServerCompletionQueue* cq, Fn fn) {
   auto ex = co_await asio::this_coro::executor;
   for (;;) {
     auto call = std::make_unique<UnaryCall<Request, Response>>();
-    if (!co_await RequestCall(service, method, &call->context, &call->request,
-                              &call->responder, cq, use_awaitable)) {
+    if (!co_await RequestCall(gate, service, method, &call->context,
+                              &call->request, &call->responder, cq,
+                              use_awaitable)) {
       co_return;  // server shutting down
     }
     // Spawned onto the io_context: the call's gRPC steps resume there.
@@ -129,7 +130,7 @@ awaitable<void> ServeUnary(Service* service, Method method,
 
 template <typename Request, typename Message, typename Service, typename Method,
           typename Fn>
-awaitable<void> ServeStream(Service* service, Method method,
+awaitable<void> ServeStream(AcceptGate& gate, Service* service, Method method,
                             grpc::ServerCompletionQueue* cq, Fn fn) {
   using Call = StreamCall<Request, Message>;
   auto ex = co_await asio::this_coro::executor;
@@ -137,8 +138,9 @@ awaitable<void> ServeStream(Service* service, Method method,
     auto call = std::make_shared<Call>();
     auto* done = new DoneOperation<Call>(call);
     call->context.AsyncNotifyWhenDone(done->tag());
-    if (!co_await RequestCall(service, method, &call->context, &call->request,
-                              &call->writer, cq, use_awaitable)) {
+    if (!co_await RequestCall(gate, service, method, &call->context,
+                              &call->request, &call->writer, cq,
+                              use_awaitable)) {
       delete done;  // the call never started, so gRPC will not deliver it
       co_return;
     }
@@ -224,32 +226,33 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
   for (int i = 0; i < listeners_per_method; ++i) {
     asio::co_spawn(ex,
                    ServeUnary<v1::SubmitRequest, v1::Job>(
-                       service, &Service::RequestSubmit, cq, submit),
+                       gate_, service, &Service::RequestSubmit, cq, submit),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeUnary<v1::GetJobRequest, v1::Job>(
-                       service, &Service::RequestGet, cq, get),
+                       gate_, service, &Service::RequestGet, cq, get),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeUnary<v1::ListJobsRequest, v1::ListJobsResponse>(
-                       service, &Service::RequestList, cq, list),
+                       gate_, service, &Service::RequestList, cq, list),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeUnary<v1::CancelJobRequest, v1::Job>(
-                       service, &Service::RequestCancel, cq, cancel),
+                       gate_, service, &Service::RequestCancel, cq, cancel),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeStream<v1::WatchRequest, v1::JobEvent>(
-                       service, &Service::RequestWatch, cq, watch),
+                       gate_, service, &Service::RequestWatch, cq, watch),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeStream<v1::RunRequest, v1::JobEvent>(
-                       service, &Service::RequestRun, cq, run),
+                       gate_, service, &Service::RequestRun, cq, run),
                    asio::detached);
-    asio::co_spawn(ex,
-                   ServeStream<v1::GetResultRequest, v1::ResultChunk>(
-                       service, &Service::RequestGetResult, cq, get_result),
-                   asio::detached);
+    asio::co_spawn(
+        ex,
+        ServeStream<v1::GetResultRequest, v1::ResultChunk>(
+            gate_, service, &Service::RequestGetResult, cq, get_result),
+        asio::detached);
   }
 }
 

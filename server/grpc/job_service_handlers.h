@@ -9,6 +9,7 @@
 
 #include "impulse/v1/jobs.grpc.pb.h"
 #include "server/core/job_manager.h"
+#include "server/grpc/grpc_operation.h"
 
 namespace impulse::grpc_bridge {
 
@@ -25,11 +26,14 @@ class JobServiceHandlers {
   // Spawns the listener coroutines that accept calls from `cq`, on `executor`.
   // Each accepted call runs as its own coroutine on the same executor.
   void Start(grpc::ServerCompletionQueue* cq, int listeners_per_method);
+  // Stops asking gRPC for new calls; call before grpc::Server::Shutdown.
+  void StopAccepting() { gate_.Close(); }
 
  private:
   core::JobManager& manager_;
   boost::asio::any_io_executor executor_;
   v1::JobService::AsyncService service_;
+  AcceptGate gate_;
 };
 
 }  // namespace impulse::grpc_bridge

@@ -120,12 +120,8 @@ TEST_F(ServerTest, WatchersStartedBeforeAndDuringAJobSeeTheSameEnd) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   {
-    grpc::ClientContext context;
-    v1::CancelJobRequest request;
-    request.set_id(job.id());
-    v1::Job cancelled;
     const auto start = steady_clock::now();
-    ASSERT_TRUE(stub_->Cancel(&context, request, &cancelled).ok());
+    ASSERT_TRUE(Cancel(job.id()).ok());
     std::vector<v1::JobEvent> late = WatchAll(job.id(), 0);
     const auto elapsed = steady_clock::now() - start;
     ASSERT_FALSE(late.empty());
@@ -150,15 +146,10 @@ TEST_F(ServerTest, CancellingAQueuedJobEndsItAtOnce) {
   StartServer(options);
   v1::Job blocker = MustSubmit(LongParticlesSpec());
   v1::Job queued = MustSubmit(PiSpec(1000, 1));
-  grpc::ClientContext context;
-  v1::CancelJobRequest request;
-  request.set_id(queued.id());
   v1::Job answer;
-  ASSERT_TRUE(stub_->Cancel(&context, request, &answer).ok());
+  ASSERT_TRUE(Cancel(queued.id(), &answer).ok());
   EXPECT_EQ(answer.state(), v1::CANCELLED);
-  grpc::ClientContext context2;
-  request.set_id(blocker.id());
-  ASSERT_TRUE(stub_->Cancel(&context2, request, &answer).ok());
+  ASSERT_TRUE(Cancel(blocker.id()).ok());
   EXPECT_EQ(WaitDone(blocker.id()).state(), v1::CANCELLED);
 }
 
@@ -174,11 +165,7 @@ TEST_F(ServerTest, HigherPriorityRunsFirstThenOlder) {
   v1::Job low_old = MustSubmit(low);
   v1::Job low_new = MustSubmit(low);
   v1::Job high_job = MustSubmit(high);
-  grpc::ClientContext context;
-  v1::CancelJobRequest request;
-  request.set_id(blocker.id());
-  v1::Job answer;
-  ASSERT_TRUE(stub_->Cancel(&context, request, &answer).ok());
+  ASSERT_TRUE(Cancel(blocker.id()).ok());
   v1::Job a = WaitDone(high_job.id());
   v1::Job b = WaitDone(low_old.id());
   v1::Job c = WaitDone(low_new.id());
@@ -213,11 +200,7 @@ TEST_F(ServerTest, AFullQueueAnswersResourceExhausted) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(status.error_message().find("queue is full"), std::string::npos);
   EXPECT_EQ(context.GetServerTrailingMetadata().count("retry-after-ms"), 1u);
-  grpc::ClientContext cancel_context;
-  v1::CancelJobRequest cancel;
-  cancel.set_id(blocker.id());
-  v1::Job answer;
-  ASSERT_TRUE(stub_->Cancel(&cancel_context, cancel, &answer).ok());
+  ASSERT_TRUE(Cancel(blocker.id()).ok());
 }
 
 TEST_F(ServerTest, BadInputIsRejectedNamingTheField) {
@@ -313,11 +296,7 @@ TEST_F(ServerTest, UnknownJobsAreNotFound) {
   grpc::Status status;
   WatchAll("j-nope", 0, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
-  grpc::ClientContext context;
-  v1::CancelJobRequest cancel;
-  cancel.set_id("j-nope");
-  EXPECT_EQ(stub_->Cancel(&context, cancel, &job).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Cancel("j-nope").error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ServerTest, IdempotencyKeyReturnsTheSameJob) {
@@ -415,10 +394,7 @@ TEST_F(ServerTest, ResultOfAnUnfinishedJobIsAFailedPrecondition) {
   EXPECT_FALSE(reader->Read(&chunk));
   EXPECT_EQ(reader->Finish().error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
-  grpc::ClientContext cancel_context;
-  v1::CancelJobRequest cancel;
-  cancel.set_id(job.id());
-  ASSERT_TRUE(stub_->Cancel(&cancel_context, cancel, &job).ok());
+  ASSERT_TRUE(Cancel(job.id()).ok());
 }
 
 TEST_F(ServerTest, HundredConcurrentClientsEachRunJobs) {

@@ -65,6 +65,14 @@ class ServerTest : public ::testing::Test {
     return stub_->Get(&context, request, job);
   }
 
+  grpc::Status Cancel(const std::string& id, v1::Job* job = nullptr) {
+    grpc::ClientContext context;
+    v1::CancelJobRequest request;
+    request.set_id(id);
+    v1::Job answer;
+    return stub_->Cancel(&context, request, job != nullptr ? job : &answer);
+  }
+
   // All events of a Watch from after_seq to the end of the stream.
   std::vector<v1::JobEvent> WatchAll(const std::string& id,
                                      std::uint64_t after_seq,
