@@ -9,8 +9,8 @@
 #include <memory>
 #include <mutex>
 
+#include "server/edge/error_mapping.h"
 #include "server/grpc/grpc_operation.h"
-#include "server/grpc/status_mapping.h"
 
 namespace impulse::grpc_bridge {
 namespace {
@@ -69,10 +69,11 @@ class DoneOperation final : public Operation {
 };
 
 grpc::Status StatusOf(const Error& error, grpc::ServerContext& context) {
-  if (error.code == ErrorCode::kResourceExhausted) {
-    context.AddTrailingMetadata("retry-after-ms", "1000");
+  if (const int seconds = edge::RetryAfterSeconds(error.code); seconds > 0) {
+    context.AddTrailingMetadata("retry-after-ms",
+                                std::to_string(seconds * 1000));
   }
-  return ToGrpcStatus(error);
+  return edge::ToGrpcStatus(error);
 }
 
 // Sends the job's events after `after_seq` until its terminal event. Returns

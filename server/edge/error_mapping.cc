@@ -1,6 +1,6 @@
-#include "server/grpc/status_mapping.h"
+#include "server/edge/error_mapping.h"
 
-namespace impulse::grpc_bridge {
+namespace impulse::edge {
 
 grpc::StatusCode ToGrpcCode(ErrorCode code) {
   switch (code) {
@@ -30,4 +30,35 @@ grpc::Status ToGrpcStatus(const Error& error) {
   return grpc::Status(ToGrpcCode(error.code), error.ToString());
 }
 
-}  // namespace impulse::grpc_bridge
+int ToHttpStatus(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+      return 409;
+    case ErrorCode::kFailedPrecondition:
+      return 412;
+    case ErrorCode::kResourceExhausted:
+      return 429;
+    case ErrorCode::kCancelled:
+      return 499;  // client closed request (nginx's convention)
+    case ErrorCode::kDeadlineExceeded:
+      return 504;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+int RetryAfterSeconds(ErrorCode code) {
+  return code == ErrorCode::kResourceExhausted ||
+                 code == ErrorCode::kUnavailable
+             ? 1
+             : 0;
+}
+
+}  // namespace impulse::edge
