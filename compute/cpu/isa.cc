@@ -34,7 +34,7 @@ bool IsaSupported(Isa isa) {
 #if defined(__x86_64__)
     // libgcc also checks that the OS saves the wider registers (XCR0).
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case Isa::kAvx512:
       return __builtin_cpu_supports("avx512f");
 #else

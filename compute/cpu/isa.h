@@ -7,7 +7,7 @@ namespace impulse::cpu {
 
 enum class Isa {
   kScalar,  // baseline x86-64 (SSE2) or a non-x86 CPU
-  kAvx2,
+  kAvx2,    // AVX2 and FMA
   kAvx512,  // AVX-512F
 };
 

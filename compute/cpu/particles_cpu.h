@@ -33,8 +33,9 @@ RunOutcome EvolveParticles(ParticleSystem& system, double timestep,
                            std::uint64_t steps, const RunControl& control,
                            const StepsDoneCallback& on_chunk = {});
 
-// Plain single-thread scalar loop of the same math: the benchmark baseline and
-// the test oracle.
+// Plain single-thread scalar loop of the same math, with the book's two
+// divisions (bit-identical to the shared reciprocal of the SIMD variants; see
+// kernels::DivideByReciprocal): the benchmark baseline and the test oracle.
 void EvolveParticlesScalar(ParticleSystem& system, double timestep,
                            std::uint64_t steps);
 

@@ -13,7 +13,10 @@ void EvolveParticlesScalar(ParticleSystem& system, double timestep,
   const std::size_t n = system.size();
   for (std::uint64_t step = 0; step < steps; ++step) {
     for (std::size_t i = 0; i < n; ++i) {
-      kernels::ParticleStep(system.x[i], system.y[i], system.w[i], timestep);
+      // The book's two divisions: no FMA in baseline x86-64, and an oracle
+      // independent of the SIMD variants' shared-reciprocal division.
+      kernels::ParticleStep<kernels::NormDivision::kPlain>(
+          system.x[i], system.y[i], system.w[i], timestep);
     }
   }
 }
