@@ -51,6 +51,7 @@ ImpulseServer::ImpulseServer(ServerOptions options)
 ImpulseServer::~ImpulseServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 Status ImpulseServer::Start() {
+  if (Status status = manager_->Recover(); !status.ok()) return status;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 

@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   impulse::ServerOptions options;
   auto& limits = options.manager.limits;
   std::string log_level = "info";
+  bool journal = true;
+  std::string journal_sync = "normal";
   int drain_ms = 5000;
 
   CLI::App app{
@@ -51,6 +53,16 @@ int main(int argc, char** argv) {
   app.add_option("--max_particle_steps", limits.max_particle_steps,
                  "largest particles x steps of one job")
       ->capture_default_str();
+  app.add_option(
+         "--journal", journal,
+         "keep jobs in a SQLite journal under --data_dir (false: memory only, "
+         "a restart loses them)")
+      ->capture_default_str();
+  app.add_option("--journal_sync", journal_sync,
+                 "normal: survives a process crash; full: also a power failure "
+                 "(slower)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"normal", "full"}));
   app.add_option("--drain_timeout_ms", drain_ms,
                  "on SIGTERM, how long open calls may take to finish")
       ->capture_default_str();
@@ -68,6 +80,12 @@ int main(int argc, char** argv) {
     spdlog::error("cannot create --data_dir={}: {}", options.data_dir,
                   ec.message());
     return 2;
+  }
+
+  if (journal) {
+    options.manager.journal_path =
+        (std::filesystem::path(options.data_dir) / "journal.sqlite").string();
+    options.manager.journal_full_sync = journal_sync == "full";
   }
 
   // Block the stop signals in every thread; main waits for them below.

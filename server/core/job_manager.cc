@@ -129,9 +129,26 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(const v1::JobSpec& spec) {
                      "spec.idempotency_key"};
       }
     }
+    if (!journal_ok_.load()) {
+      return Error{
+          ErrorCode::kUnavailable,
+          "the journal is unavailable, so no new work is accepted; see the "
+          "server log",
+          ""};
+    }
     job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
                                       options_.event_log);
     job->MarkQueued();
+    if (journal_ != nullptr) {
+      // Journaled before Submit answers: an accepted job survives a crash.
+      if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
+          !status.ok()) {
+        journal_ok_ = false;
+        spdlog::error("journal failed; refusing new work: {}",
+                      status.error().ToString());
+        return status.error();
+      }
+    }
     spdlog::info("job={} kind={} state=QUEUED priority={}", job->id(),
                  KindName(spec), spec.priority());
     const bool on_gpu = Place(spec, *jobs::FindJobKind(spec)) == v1::GPU;
@@ -140,13 +157,70 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(const v1::JobSpec& spec) {
                    KindName(spec), status.error().message);
       return status.error();
     }
-    by_id_.emplace(job->id(), job);
-    by_ordinal_.emplace(job->ordinal(), job);
-    if (!spec.idempotency_key().empty()) {
-      by_idempotency_key_.emplace(spec.idempotency_key(), job);
-    }
+    Index(job);
   }
   return job;
+}
+
+void JobManager::Index(const std::shared_ptr<JobRecord>& job) {
+  by_id_.emplace(job->id(), job);
+  by_ordinal_.emplace(job->ordinal(), job);
+  if (!job->spec().idempotency_key().empty()) {
+    by_idempotency_key_.emplace(job->spec().idempotency_key(), job);
+  }
+}
+
+void JobManager::Journal(const JobRecord& job, const v1::JobResult* result) {
+  if (journal_ == nullptr) return;
+  if (Status status = journal_->Update(job.ToProto(false), result);
+      !status.ok()) {
+    if (journal_ok_.exchange(false)) {
+      spdlog::error("journal failed; refusing new work: {}",
+                    status.error().ToString());
+    }
+  }
+}
+
+Status JobManager::Recover() {
+  if (options_.journal_path.empty()) return {};
+  Result<std::unique_ptr<core::Journal>> opened =
+      core::Journal::Open(options_.journal_path, options_.journal_full_sync);
+  if (!opened.ok()) return opened.error();
+  Result<std::vector<core::Journal::StoredJob>> stored =
+      opened.value()->LoadAll();
+  if (!stored.ok()) return stored.error();
+  std::size_t requeued = 0;
+  std::lock_guard lock(mu_);
+  journal_ = std::move(opened.value());
+  for (core::Journal::StoredJob& s : stored.value()) {
+    const v1::JobState was = s.job.state();
+    const std::uint64_t last_seq = s.job.last_seq();
+    auto job = std::make_shared<JobRecord>(
+        s.job.id(), s.ordinal, s.job.spec(), options_.event_log,
+        IsTerminal(was) ? std::max<std::uint64_t>(last_seq, 1)
+                        : std::max(last_seq + 1, (journal_->boot() << 32) + 1));
+    std::shared_ptr<const v1::JobResult> result;
+    if (s.result.has_value()) {
+      result = std::make_shared<const v1::JobResult>(std::move(*s.result));
+    }
+    job->Restore(s.job, std::move(result));
+    next_ordinal_ = std::max(next_ordinal_, s.ordinal + 1);
+    Index(job);
+    if (IsTerminal(was)) continue;
+    job->MarkQueued(
+        was == v1::RUNNING
+            ? "re-queued after a restart; it was running and will run again "
+              "from the start"
+            : "still queued after a restart");
+    Journal(*job);
+    const jobs::JobKind* kind = jobs::FindJobKind(job->spec());
+    scheduler_.EnqueueUnbounded(
+        job, kind != nullptr && Place(job->spec(), *kind) == v1::GPU);
+    ++requeued;
+  }
+  spdlog::info("journal={} jobs={} requeued={}", journal_->path(),
+               stored.value().size(), requeued);
+  return {};
 }
 
 Result<std::shared_ptr<JobRecord>> JobManager::Find(
@@ -209,8 +283,10 @@ Result<std::shared_ptr<JobRecord>> JobManager::Cancel(const std::string& id) {
   Result<std::shared_ptr<JobRecord>> found = Find(id);
   if (!found.ok()) return found;
   const std::shared_ptr<JobRecord>& job = found.value();
+  job->cancel_requested().store(true);
   job->cancel_flag().store(true);
   if (scheduler_.Remove(*job) && job->MarkCancelled("cancelled while queued")) {
+    Journal(*job);
     spdlog::info("job={} kind={} state=CANCELLED while=queued", job->id(),
                  KindName(job->spec()));
   }
@@ -271,8 +347,9 @@ v1::Device JobManager::Place(const v1::JobSpec& spec,
 
 void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
   const std::string kind_name = KindName(job->spec());
-  if (job->cancel_flag().load()) {
+  if (job->cancel_flag().load() && job->cancel_requested().load()) {
     if (job->MarkCancelled("cancelled before it started")) {
+      Journal(*job);
       spdlog::info("job={} kind={} state=CANCELLED while=queued", job->id(),
                    kind_name);
     }
@@ -281,6 +358,7 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
   const jobs::JobKind& kind = *jobs::FindJobKind(job->spec());
   const v1::Device device = Place(job->spec(), kind);
   if (!job->MarkRunning(device)) return;
+  Journal(*job);
   spdlog::info("job={} kind={} state=RUNNING device={}", job->id(), kind_name,
                v1::Device_Name(device));
   const auto start = std::chrono::steady_clock::now();
@@ -300,16 +378,25 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
           .count();
 
   if (result.ok()) {
-    job->MarkSucceeded(std::move(result.value()));
+    if (job->MarkSucceeded(std::move(result.value())))
+      Journal(*job, job->result().get());
     spdlog::info("job={} kind={} state=SUCCEEDED seconds={:.6f}", job->id(),
                  kind_name, seconds);
+  } else if (result.error().code == ErrorCode::kCancelled &&
+             !job->cancel_requested().load()) {
+    // Stopped by a server shutdown, not by a client: stays journaled as
+    // RUNNING, so the next start queues it again.
+    spdlog::info(
+        "job={} kind={} stopped by shutdown; it will run again after a restart",
+        job->id(), kind_name);
   } else if (result.error().code == ErrorCode::kCancelled) {
-    job->MarkCancelled("cancelled while running");
+    if (job->MarkCancelled("cancelled while running")) Journal(*job);
     spdlog::info("job={} kind={} state=CANCELLED while=running seconds={:.6f}",
                  job->id(), kind_name, seconds);
   } else {
     const Error& error = result.error();
-    job->MarkFailed(ErrorCodeName(error.code), error.ToString());
+    if (job->MarkFailed(ErrorCodeName(error.code), error.ToString()))
+      Journal(*job);
     spdlog::warn("job={} kind={} state=FAILED code={} reason=\"{}\"", job->id(),
                  kind_name, ErrorCodeName(error.code), error.ToString());
   }

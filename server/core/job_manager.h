@@ -14,6 +14,7 @@
 #include "compute/common/status.h"
 #include "impulse/v1/jobs.pb.h"
 #include "server/core/job_record.h"
+#include "server/core/journal.h"
 #include "server/core/scheduler.h"
 #include "server/jobs/job_kind.h"
 
@@ -27,13 +28,23 @@ struct JobManagerOptions {
   std::size_t max_labels = 64;
   std::size_t max_label_bytes = 256;
   std::size_t max_idempotency_key_bytes = 256;
+  // SQLite journal file; empty = jobs live in memory only.
+  std::string journal_path;
+  bool journal_full_sync = false;
 };
 
 class JobManager {
  public:
   explicit JobManager(JobManagerOptions options);
-  // Cancels running jobs and waits for them to return.
+  // Cancels running jobs and waits for them to return. With a journal, jobs
+  // stopped this way stay journaled as queued, to run again after a restart.
   ~JobManager();
+
+  // Opens the journal (when configured), restores its jobs and queues again
+  // those that were queued or running. Call once before serving.
+  Status Recover();
+  // False when a journal is configured but failed: no new work is accepted.
+  bool ready() const { return journal_ok_.load(); }
 
   // Validates and queues a job. With an idempotency key already seen, returns
   // the original job (same spec) or kAlreadyExists (different spec).
@@ -58,6 +69,10 @@ class JobManager {
   class RunContext;
   void RunJob(const std::shared_ptr<JobRecord>& job);
   v1::Device Place(const v1::JobSpec& spec, const jobs::JobKind& kind) const;
+  // Journals the job's current state (and result); a failure marks the
+  // manager not ready so it refuses new work.
+  void Journal(const JobRecord& job, const v1::JobResult* result = nullptr);
+  void Index(const std::shared_ptr<JobRecord>& job);  // under mu_
   std::string NewJobId();
 
   const JobManagerOptions options_;
@@ -70,6 +85,8 @@ class JobManager {
   std::unordered_map<std::string, std::shared_ptr<JobRecord>>
       by_idempotency_key_;
   std::uint64_t next_ordinal_ = 1;
+  std::unique_ptr<core::Journal> journal_;
+  std::atomic<bool> journal_ok_{true};
 
   // Declared last: destroyed first, so running jobs finish while the maps
   // above are still alive.

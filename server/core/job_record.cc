@@ -59,14 +59,32 @@ void JobRecord::AppendStateEvent(v1::JobState state, const v1::JobError* error,
   events_.Append(std::move(event));
 }
 
-bool JobRecord::MarkQueued() {
+bool JobRecord::MarkQueued(const std::string& message) {
   {
     std::lock_guard lock(mu_);
     if (IsTerminal(job_.state())) return false;
     job_.set_state(v1::QUEUED);
+    job_.set_progress(0);
   }
-  AppendStateEvent(v1::QUEUED, nullptr, "");
+  AppendStateEvent(v1::QUEUED, nullptr, message);
   return true;
+}
+
+void JobRecord::Restore(const v1::Job& stored,
+                        std::shared_ptr<const v1::JobResult> result) {
+  {
+    std::lock_guard lock(mu_);
+    job_ = stored;
+    job_.clear_spec();
+    job_.clear_result();
+    job_.clear_last_seq();
+    result_ = std::move(result);
+  }
+  if (IsTerminal(stored.state())) {
+    AppendStateEvent(stored.state(),
+                     stored.has_error() ? &stored.error() : nullptr,
+                     "restored from the journal");
+  }
 }
 
 bool JobRecord::MarkRunning(v1::Device placed_on) {

@@ -25,6 +25,8 @@ class JobRecord {
   EventLog& events() { return events_; }
 
   std::atomic<bool>& cancel_flag() { return cancel_; }
+  // Set when a client asked for the cancel (not the server shutting down).
+  std::atomic<bool>& cancel_requested() { return cancel_requested_; }
 
   v1::JobState state() const;
   // The public view; `with_result` adds the result when it is small enough.
@@ -33,7 +35,11 @@ class JobRecord {
 
   // Transitions; each returns false when the job was already terminal, so
   // every job reaches exactly one terminal state.
-  bool MarkQueued();
+  bool MarkQueued(const std::string& message = "");
+  // Restores the state a journal kept. A finished job gets its terminal event
+  // again (same sequence number) so a watcher resuming after a restart ends.
+  void Restore(const v1::Job& stored,
+               std::shared_ptr<const v1::JobResult> result);
   bool MarkRunning(v1::Device placed_on);
   bool MarkSucceeded(v1::JobResult result);
   bool MarkFailed(const std::string& code, const std::string& message);
@@ -50,6 +56,7 @@ class JobRecord {
   const std::uint64_t ordinal_;
   const v1::JobSpec spec_;
   std::atomic<bool> cancel_{false};
+  std::atomic<bool> cancel_requested_{false};
   EventLog events_;
 
   mutable std::mutex mu_;

@@ -1,0 +1,205 @@
+#include "server/core/journal.h"
+
+#include <sqlite3.h>
+
+namespace impulse::core {
+namespace {
+
+// The Job blob holds everything but the spec (its own column) and the result.
+std::string EncodeJob(const v1::Job& job) {
+  v1::Job copy = job;
+  copy.clear_spec();
+  copy.clear_result();
+  return copy.SerializeAsString();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
+                                               bool full_sync) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+      nullptr);
+  if (rc != SQLITE_OK) {
+    std::string reason =
+        db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Error{ErrorCode::kUnavailable,
+                 "cannot open the journal " + path + ": " + reason, "data_dir"};
+  }
+  std::unique_ptr<Journal> journal(new Journal(path, db));
+  sqlite3_busy_timeout(db, 5000);
+  const std::string sync = full_sync ? "FULL" : "NORMAL";
+  for (const std::string& sql : {
+           std::string("PRAGMA journal_mode=WAL"),
+           "PRAGMA synchronous=" + sync,
+           std::string("CREATE TABLE IF NOT EXISTS jobs ("
+                       " id TEXT PRIMARY KEY,"
+                       " ordinal INTEGER NOT NULL,"
+                       " spec BLOB NOT NULL,"
+                       " job BLOB NOT NULL,"
+                       " result BLOB)"),
+           std::string("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, "
+                       "value INTEGER)"),
+           std::string("INSERT INTO meta (key, value) VALUES ('boot', 1)"
+                       " ON CONFLICT(key) DO UPDATE SET value = value + 1"),
+       }) {
+    if (Status status = journal->Exec(sql.c_str()); !status.ok())
+      return status.error();
+  }
+  // Refuse a damaged file rather than serve half of it.
+  sqlite3_stmt* check = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &check, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_step(check) != SQLITE_ROW ||
+      std::string(reinterpret_cast<const char*>(
+          sqlite3_column_text(check, 0))) != "ok") {
+    sqlite3_finalize(check);
+    return journal->SqliteError("the journal failed its integrity check");
+  }
+  sqlite3_finalize(check);
+  sqlite3_stmt* boot = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'boot'", -1,
+                         &boot, nullptr) != SQLITE_OK ||
+      sqlite3_step(boot) != SQLITE_ROW) {
+    sqlite3_finalize(boot);
+    return journal->SqliteError("cannot read the journal's boot count");
+  }
+  journal->boot_ = static_cast<std::uint64_t>(sqlite3_column_int64(boot, 0));
+  sqlite3_finalize(boot);
+  struct {
+    sqlite3_stmt** stmt;
+    const char* sql;
+  } statements[] = {
+      {&journal->insert_,
+       "INSERT INTO jobs (id, ordinal, spec, job) VALUES (?1, ?2, ?3, ?4)"},
+      {&journal->update_, "UPDATE jobs SET job = ?2 WHERE id = ?1"},
+      {&journal->update_with_result_,
+       "UPDATE jobs SET job = ?2, result = ?3 WHERE id = ?1"},
+      {&journal->delete_, "DELETE FROM jobs WHERE id = ?1"},
+  };
+  for (auto& s : statements) {
+    if (sqlite3_prepare_v3(db, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.stmt,
+                           nullptr) != SQLITE_OK) {
+      return journal->SqliteError("cannot prepare the journal's statements");
+    }
+  }
+  return journal;
+}
+
+Journal::Journal(std::string path, sqlite3* db)
+    : path_(std::move(path)), db_(db) {}
+
+Journal::~Journal() {
+  for (sqlite3_stmt* stmt : {insert_, update_, update_with_result_, delete_}) {
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db_);
+}
+
+Error Journal::SqliteError(const std::string& what) const {
+  return Error{ErrorCode::kUnavailable,
+               what + " (" + path_ + "): " + sqlite3_errmsg(db_), ""};
+}
+
+Status Journal::Exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    Error error{
+        ErrorCode::kUnavailable,
+        std::string("journal ") + path_ + ": " + (message ? message : "error"),
+        ""};
+    sqlite3_free(message);
+    return error;
+  }
+  return {};
+}
+
+Status Journal::Insert(const v1::Job& job, std::uint64_t ordinal) {
+  const std::string spec = job.spec().SerializeAsString();
+  const std::string blob = EncodeJob(job);
+  std::lock_guard lock(mu_);
+  sqlite3_reset(insert_);
+  sqlite3_bind_text(insert_, 1, job.id().data(), job.id().size(),
+                    SQLITE_STATIC);
+  sqlite3_bind_int64(insert_, 2, static_cast<sqlite3_int64>(ordinal));
+  sqlite3_bind_blob(insert_, 3, spec.data(), spec.size(), SQLITE_STATIC);
+  sqlite3_bind_blob(insert_, 4, blob.data(), blob.size(), SQLITE_STATIC);
+  if (sqlite3_step(insert_) != SQLITE_DONE) {
+    return SqliteError("cannot journal job " + job.id());
+  }
+  return {};
+}
+
+Status Journal::Update(const v1::Job& job, const v1::JobResult* result) {
+  const std::string blob = EncodeJob(job);
+  const std::string result_blob =
+      result != nullptr ? result->SerializeAsString() : "";
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* stmt = result != nullptr ? update_with_result_ : update_;
+  sqlite3_reset(stmt);
+  sqlite3_bind_text(stmt, 1, job.id().data(), job.id().size(), SQLITE_STATIC);
+  sqlite3_bind_blob(stmt, 2, blob.data(), blob.size(), SQLITE_STATIC);
+  if (result != nullptr) {
+    sqlite3_bind_blob(stmt, 3, result_blob.data(), result_blob.size(),
+                      SQLITE_STATIC);
+  }
+  if (sqlite3_step(stmt) != SQLITE_DONE) {
+    return SqliteError("cannot journal the state of job " + job.id());
+  }
+  return {};
+}
+
+Status Journal::Delete(const std::string& id) {
+  std::lock_guard lock(mu_);
+  sqlite3_reset(delete_);
+  sqlite3_bind_text(delete_, 1, id.data(), id.size(), SQLITE_STATIC);
+  if (sqlite3_step(delete_) != SQLITE_DONE)
+    return SqliteError("cannot delete job " + id);
+  return {};
+}
+
+Result<std::vector<Journal::StoredJob>> Journal::LoadAll() {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(
+          db_, "SELECT ordinal, spec, job, result FROM jobs ORDER BY ordinal",
+          -1, &stmt, nullptr) != SQLITE_OK) {
+    return SqliteError("cannot read the journal");
+  }
+  std::vector<StoredJob> jobs;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    StoredJob& stored = jobs.emplace_back();
+    stored.ordinal = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 0));
+    auto blob = [&](int column) {
+      return std::string(
+          static_cast<const char*>(sqlite3_column_blob(stmt, column)),
+          sqlite3_column_bytes(stmt, column));
+    };
+    const bool parsed = stored.job.ParseFromString(blob(2)) &&
+                        stored.job.mutable_spec()->ParseFromString(blob(1));
+    if (!parsed) {
+      sqlite3_finalize(stmt);
+      return Error{ErrorCode::kUnavailable,
+                   "the journal " + path_ + " holds an unreadable job record",
+                   ""};
+    }
+    if (sqlite3_column_type(stmt, 3) != SQLITE_NULL) {
+      stored.result.emplace();
+      if (!stored.result->ParseFromString(blob(3))) {
+        sqlite3_finalize(stmt);
+        return Error{ErrorCode::kUnavailable,
+                     "the journal " + path_ + " holds an unreadable result",
+                     ""};
+      }
+    }
+  }
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) return SqliteError("cannot read the journal");
+  return jobs;
+}
+
+}  // namespace impulse::core
