@@ -6,6 +6,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "compute/gpu/gpu.h"
 
@@ -92,6 +96,8 @@ Status ImpulseServer::Start() {
   }
   handlers_->Start(poller_->cq(), options_.listeners_per_method);
   grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  // Keep gRPC health in step with readiness (journal failures, drain).
+  boost::asio::co_spawn(io_, FollowReadiness(), boost::asio::detached);
   started_ = true;
   spdlog::info(
       "impulsed serving grpc={} port={} cpu_threads={} io_threads={} "
@@ -101,15 +107,48 @@ Status ImpulseServer::Start() {
   return {};
 }
 
+boost::asio::awaitable<void> ImpulseServer::FollowReadiness() {
+  bool serving = true;
+  while (!stopping_.load()) {
+    health_timer_.expires_after(std::chrono::milliseconds(250));
+    boost::system::error_code ec;
+    co_await health_timer_.async_wait(
+        boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    const bool ready = manager_->ready() && !stopping_.load();
+    if (ready != serving) {
+      serving = ready;
+      grpc_server_->GetHealthCheckService()->SetServingStatus(ready);
+      spdlog::warn("readiness changed: serving={}", ready);
+    }
+  }
+}
+
 void ImpulseServer::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  stopping_ = true;
+  boost::asio::post(io_, [this] { health_timer_.cancel(); });
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  if (manager_ != nullptr && started_) {
+    // Drain: refuse new jobs, let running ones finish within `grace`; what is
+    // left stays journaled and runs again after a restart.
+    manager_->BeginDrain();
+    const bool idle =
+        manager_->WaitIdle(std::chrono::steady_clock::now() + grace);
+    spdlog::info("drain {}: running={} queued={}",
+                 idle ? "complete" : "timed out", manager_->running(),
+                 manager_->queued());
+    manager_->AnnounceShutdown();
+  }
+  if (grpc_server_ != nullptr) {
     handlers_->StopAccepting();
-    // Ends every open call after `grace`; their done-notifications wake any
-    // watcher parked on an event log, so each RPC coroutine finishes.
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + grace);
+    // Ends the calls still open (watchers of unfinished jobs, which just got
+    // a last event) shortly after; their done-notifications wake any watcher
+    // parked on an event log, so each RPC coroutine finishes.
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           std::chrono::milliseconds(200));
   }
   if (poller_ != nullptr) poller_->ShutdownAndDrain();
   // Every call has ended, so a watcher parked on an event log sees its call

@@ -5,8 +5,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -44,14 +47,20 @@ class ImpulseServer {
   int grpc_port() const { return grpc_port_; }
   core::JobManager& manager() { return *manager_; }
 
-  // Stops accepting calls, ends open calls after `grace`, stops the threads.
+  // Graceful stop: refuses new jobs, lets running jobs finish for up to
+  // `grace` (the rest stay journaled to run after a restart), ends open calls
+  // with a last event, stops the threads.
   void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
  private:
+  boost::asio::awaitable<void> FollowReadiness();
+
   const ServerOptions options_;
   // Declared first, destroyed last: parked coroutine frames released while
   // the manager shuts down still refer to this io_context.
   boost::asio::io_context io_;
+  boost::asio::steady_timer health_timer_{io_};
+  std::atomic<bool> stopping_{false};
   std::optional<
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
       work_;

@@ -47,6 +47,32 @@ JobManager::~JobManager() {
   for (auto& [id, job] : by_id_) job->cancel_flag().store(true);
 }
 
+void JobManager::BeginDrain() {
+  draining_ = true;
+  scheduler_.Pause();
+}
+
+bool JobManager::WaitIdle(std::chrono::steady_clock::time_point deadline) {
+  return scheduler_.WaitIdle(deadline);
+}
+
+void JobManager::AnnounceShutdown() {
+  std::lock_guard lock(mu_);
+  for (auto& [id, job] : by_id_) {
+    const v1::JobState state = job->state();
+    if (IsTerminal(state)) continue;
+    v1::JobEvent event;
+    event.set_job_id(id);
+    event.set_type(v1::STATE_CHANGED);
+    event.set_state(state);
+    event.set_message(
+        "this server is shutting down; the job continues after a restart: "
+        "watch again "
+        "with after_seq");
+    job->events().Append(std::move(event));
+  }
+}
+
 void JobManager::WakeAllWatchers() {
   std::lock_guard lock(mu_);
   for (auto& [id, job] : by_id_) job->events().WakeAll();
@@ -128,6 +154,13 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(const v1::JobSpec& spec) {
                          " with a different spec",
                      "spec.idempotency_key"};
       }
+    }
+    if (draining_.load()) {
+      return Error{ErrorCode::kUnavailable,
+                   "this server is shutting down and accepts no new jobs; "
+                   "retry on another "
+                   "replica or after the restart",
+                   ""};
     }
     if (!journal_ok_.load()) {
       return Error{

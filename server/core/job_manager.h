@@ -43,8 +43,17 @@ class JobManager {
   // Opens the journal (when configured), restores its jobs and queues again
   // those that were queued or running. Call once before serving.
   Status Recover();
-  // False when a journal is configured but failed: no new work is accepted.
-  bool ready() const { return journal_ok_.load(); }
+  // Accepting new work: not draining, and the journal (if any) is healthy.
+  bool ready() const { return !draining_.load() && journal_ok_.load(); }
+
+  // Graceful stop, step 1: refuse new jobs (UNAVAILABLE) and start no queued
+  // job; running jobs go on. Queued jobs stay journaled for the next start.
+  void BeginDrain();
+  // Step 2: waits until no job runs or the deadline passes; true when idle.
+  bool WaitIdle(std::chrono::steady_clock::time_point deadline);
+  // Step 3: tells every watcher of an unfinished job, with a last event, that
+  // this server is going away (the job resumes after a restart).
+  void AnnounceShutdown();
 
   // Validates and queues a job. With an idempotency key already seen, returns
   // the original job (same spec) or kAlreadyExists (different spec).
@@ -87,6 +96,7 @@ class JobManager {
   std::uint64_t next_ordinal_ = 1;
   std::unique_ptr<core::Journal> journal_;
   std::atomic<bool> journal_ok_{true};
+  std::atomic<bool> draining_{false};
 
   // Declared last: destroyed first, so running jobs finish while the maps
   // above are still alive.

@@ -468,3 +468,47 @@ TEST_F(ServerTest, HealthServiceReportsServing) {
 
 }  // namespace
 }  // namespace impulse::testing
+
+namespace impulse::testing {
+namespace {
+
+TEST_F(ServerTest, DrainRefusesNewJobsLetsRunningOnesFinishAndTellsWatchers) {
+  ServerOptions options = DefaultOptions();
+  options.manager.scheduler.cpu_threads = 1;
+  options.manager.scheduler.max_running = 1;
+  StartServer(options);
+  v1::Job running = MustSubmit(PiSpec(400'000'000, 1));  // a few hundred ms
+  v1::Job queued = MustSubmit(PiSpec(1000, 2));
+  while (true) {
+    v1::Job now;
+    ASSERT_TRUE(Get(running.id(), &now).ok());
+    if (now.state() == v1::RUNNING) break;
+  }
+  std::vector<v1::JobEvent> running_events, queued_events;
+  std::thread watch_running(
+      [&] { running_events = WatchAll(running.id(), 0); });
+  std::thread watch_queued([&] { queued_events = WatchAll(queued.id(), 0); });
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(20));  // let both attach
+
+  std::thread stopper([&] { server_->Shutdown(std::chrono::seconds(30)); });
+  while (server_->manager().ready()) std::this_thread::yield();
+  v1::Job refused;
+  grpc::Status status = Submit(PiSpec(1000, 3), &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  stopper.join();
+  watch_running.join();
+  watch_queued.join();
+
+  ASSERT_FALSE(running_events.empty());
+  EXPECT_EQ(running_events.back().state(),
+            v1::SUCCEEDED);  // finished, not cut off
+  ASSERT_FALSE(queued_events.empty());
+  EXPECT_EQ(queued_events.back().state(), v1::QUEUED);
+  EXPECT_NE(queued_events.back().message().find("shutting down"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace impulse::testing
