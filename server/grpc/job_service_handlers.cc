@@ -11,6 +11,7 @@
 
 #include "server/edge/error_mapping.h"
 #include "server/grpc/grpc_operation.h"
+#include "server/grpc/rpc_loops.h"
 
 namespace impulse::grpc_bridge {
 namespace {
@@ -19,69 +20,15 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
 
-// Events sent per read of the log before checking for newer ones.
 constexpr std::size_t kWatchBatch = 64;
 constexpr std::size_t kResultChunkBytes = 1 << 20;
-
-template <typename Request, typename Response>
-struct UnaryCall {
-  grpc::ServerContext context;
-  Request request;
-  grpc::ServerAsyncResponseWriter<Response> responder{&context};
-};
-
-// A server-streaming call. Shared by its coroutine and its done-notification
-// operation, which gRPC completes when the call ends for any reason (client
-// gone, deadline, shutdown); that wakes a watcher parked on an event log.
-template <typename Request, typename Message>
-struct StreamCall {
-  grpc::ServerContext context;
-  Request request;
-  grpc::ServerAsyncWriter<Message> writer{&context};
-  std::atomic<bool> done{false};
-  std::mutex mu;
-  std::shared_ptr<core::JobRecord> watched;  // guarded by mu
-
-  void Watch(std::shared_ptr<core::JobRecord> job) {
-    std::lock_guard lock(mu);
-    watched = std::move(job);
-  }
-  void OnDone() {
-    done.store(true);
-    std::lock_guard lock(mu);
-    if (watched != nullptr) watched->events().WakeAll();
-  }
-};
-
-template <typename Call>
-class DoneOperation final : public Operation {
- public:
-  explicit DoneOperation(std::shared_ptr<Call> call)
-      : Operation(&Do), call_(std::move(call)) {}
-
- private:
-  static void Do(Operation* base, bool /*ok*/) {
-    auto* self = static_cast<DoneOperation*>(base);
-    self->call_->OnDone();
-    delete self;
-  }
-  std::shared_ptr<Call> call_;
-};
-
-grpc::Status StatusOf(const Error& error, grpc::ServerContext& context) {
-  if (const int seconds = edge::RetryAfterSeconds(error.code); seconds > 0) {
-    context.AddTrailingMetadata("retry-after-ms",
-                                std::to_string(seconds * 1000));
-  }
-  return edge::ToGrpcStatus(error);
-}
 
 // Sends the job's events after `after_seq` until its terminal event. Returns
 // false when the call ended first (client gone, deadline, shutdown).
 template <typename Call>
 awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
                              std::uint64_t after_seq) {
-  call.Watch(job);
+  call.SetWake([job] { job->events().WakeAll(); });
   core::EventLog& log = job->events();
   for (;;) {
     std::vector<v1::JobEvent> events = log.ReadAfter(after_seq, kWatchBatch);
@@ -98,62 +45,6 @@ awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
     // Closed and nothing newer: the watcher already has the terminal event.
     if (log.closed() && after_seq >= log.last_seq()) co_return true;
     co_await log.AsyncWaitAfter(after_seq, &call.done, use_awaitable);
-  }
-}
-
-// One listener loop per method: ask gRPC for the next call, and on arrival
-// spawn `fn` for it as its own coroutine on this executor, then ask again.
-// Parameters are by value: they live in the coroutine frame.
-template <typename Request, typename Response, typename Service,
-          typename Method, typename Fn>
-awaitable<void> ServeUnary(AcceptGate& gate, Service* service, Method method,
-                           grpc::ServerCompletionQueue* cq, Fn fn) {
-  auto ex = co_await asio::this_coro::executor;
-  for (;;) {
-    auto call = std::make_unique<UnaryCall<Request, Response>>();
-    if (!co_await RequestCall(gate, service, method, &call->context,
-                              &call->request, &call->responder, cq,
-                              use_awaitable)) {
-      co_return;  // server shutting down
-    }
-    // Spawned onto the io_context: the call's gRPC steps resume there.
-    asio::co_spawn(
-        ex,
-        [call = std::move(call), fn]() -> awaitable<void> {
-          Response response;
-          grpc::Status status = fn(*call, response);
-          co_await FinishUnary(call->responder, response, status,
-                               use_awaitable);
-        },
-        asio::detached);
-  }
-}
-
-template <typename Request, typename Message, typename Service, typename Method,
-          typename Fn>
-awaitable<void> ServeStream(AcceptGate& gate, Service* service, Method method,
-                            grpc::ServerCompletionQueue* cq, Fn fn) {
-  using Call = StreamCall<Request, Message>;
-  auto ex = co_await asio::this_coro::executor;
-  for (;;) {
-    auto call = std::make_shared<Call>();
-    auto* done = new DoneOperation<Call>(call);
-    call->context.AsyncNotifyWhenDone(done->tag());
-    if (!co_await RequestCall(gate, service, method, &call->context,
-                              &call->request, &call->writer, cq,
-                              use_awaitable)) {
-      delete done;  // the call never started, so gRPC will not deliver it
-      co_return;
-    }
-    asio::co_spawn(
-        ex,
-        [call, fn]() -> awaitable<void> {
-          grpc::Status status = co_await fn(*call);
-          if (!call->done.load()) {
-            co_await FinishStream(call->writer, status, use_awaitable);
-          }
-        },
-        asio::detached);
   }
 }
 

@@ -1,0 +1,138 @@
+// Listener loops and call state for the async gRPC API, on top of the
+// CompletionQueue bridge: each method has listener coroutines that ask gRPC
+// for the next call and spawn one coroutine per call on the io_context.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "compute/common/status.h"
+#include "server/edge/error_mapping.h"
+#include "server/grpc/grpc_operation.h"
+
+namespace impulse::grpc_bridge {
+
+template <typename Request, typename Response>
+struct UnaryCall {
+  grpc::ServerContext context;
+  Request request;
+  grpc::ServerAsyncResponseWriter<Response> responder{&context};
+};
+
+// A server-streaming call. Shared by its coroutine and its done-notification
+// operation, which gRPC completes when the call ends for any reason (client
+// gone, deadline, shutdown); that wakes a watcher parked on an event log.
+template <typename Request, typename Message>
+struct StreamCall {
+  grpc::ServerContext context;
+  Request request;
+  grpc::ServerAsyncWriter<Message> writer{&context};
+  std::atomic<bool> done{false};
+  std::mutex mu;
+  std::function<void()> wake;  // guarded by mu
+
+  // What wakes this call's coroutine when it is parked (e.g. on an event
+  // log) and the call ends; runs on the poller thread, so keep it cheap.
+  void SetWake(std::function<void()> fn) {
+    std::lock_guard lock(mu);
+    wake = std::move(fn);
+  }
+  void OnDone() {
+    done.store(true);
+    std::lock_guard lock(mu);
+    if (wake) wake();
+  }
+};
+
+template <typename Call>
+class DoneOperation final : public Operation {
+ public:
+  explicit DoneOperation(std::shared_ptr<Call> call)
+      : Operation(&Do), call_(std::move(call)) {}
+
+ private:
+  static void Do(Operation* base, bool /*ok*/) {
+    auto* self = static_cast<DoneOperation*>(base);
+    self->call_->OnDone();
+    delete self;
+  }
+  std::shared_ptr<Call> call_;
+};
+
+inline grpc::Status StatusOf(const Error& error, grpc::ServerContext& context) {
+  if (const int seconds = edge::RetryAfterSeconds(error.code); seconds > 0) {
+    context.AddTrailingMetadata("retry-after-ms",
+                                std::to_string(seconds * 1000));
+  }
+  return edge::ToGrpcStatus(error);
+}
+
+// One listener loop per method: ask gRPC for the next call, and on arrival
+// spawn `fn` for it as its own coroutine on this executor, then ask again.
+// Parameters are by value: they live in the coroutine frame.
+template <typename Request, typename Response, typename Service,
+          typename Method, typename Fn>
+boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, Service* service,
+                                        Method method,
+                                        grpc::ServerCompletionQueue* cq,
+                                        Fn fn) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (;;) {
+    auto call = std::make_unique<UnaryCall<Request, Response>>();
+    if (!co_await RequestCall(gate, service, method, &call->context,
+                              &call->request, &call->responder, cq,
+                              boost::asio::use_awaitable)) {
+      co_return;  // server shutting down
+    }
+    // Spawned onto the io_context: the call's gRPC steps resume there.
+    boost::asio::co_spawn(
+        ex,
+        [call = std::move(call), fn]() -> boost::asio::awaitable<void> {
+          Response response;
+          grpc::Status status = fn(*call, response);
+          co_await FinishUnary(call->responder, response, status,
+                               boost::asio::use_awaitable);
+        },
+        boost::asio::detached);
+  }
+}
+
+template <typename Request, typename Message, typename Service, typename Method,
+          typename Fn>
+boost::asio::awaitable<void> ServeStream(AcceptGate& gate, Service* service,
+                                         Method method,
+                                         grpc::ServerCompletionQueue* cq,
+                                         Fn fn) {
+  using Call = StreamCall<Request, Message>;
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (;;) {
+    auto call = std::make_shared<Call>();
+    auto* done = new DoneOperation<Call>(call);
+    call->context.AsyncNotifyWhenDone(done->tag());
+    if (!co_await RequestCall(gate, service, method, &call->context,
+                              &call->request, &call->writer, cq,
+                              boost::asio::use_awaitable)) {
+      delete done;  // the call never started, so gRPC will not deliver it
+      co_return;
+    }
+    boost::asio::co_spawn(
+        ex,
+        [call, fn]() -> boost::asio::awaitable<void> {
+          grpc::Status status = co_await fn(*call);
+          if (!call->done.load()) {
+            co_await FinishStream(call->writer, status,
+                                  boost::asio::use_awaitable);
+          }
+        },
+        boost::asio::detached);
+  }
+}
+
+}  // namespace impulse::grpc_bridge
