@@ -71,8 +71,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void RowND(
 void OneRow(const double* points, const Columns& c, std::size_t i,
             double* out) {
   if (c.dims == 2) {
-    Row2D(points[2 * i], points[2 * i + 1], c.cols.data(),
-          c.cols.data() + c.n, c.n, out);
+    Row2D(points[2 * i], points[2 * i + 1], c.cols.data(), c.cols.data() + c.n,
+          c.n, out);
   } else {
     RowND(points + i * c.dims, c.cols.data(), c.n, c.dims, out);
   }
@@ -132,8 +132,7 @@ DistanceMatrix DistanceMatrix::Allocate(std::size_t n) {
   if (p == nullptr) throw std::bad_alloc();
   if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // best effort
   m.n_ = n;
-  m.data_ = std::unique_ptr<double[], Free>(static_cast<double*>(p),
-                                            Free{});
+  m.data_ = std::unique_ptr<double[], Free>(static_cast<double*>(p), Free{});
   return m;
 }
 
@@ -153,8 +152,8 @@ Status ComputeDistanceRows(std::span<const double> points, std::size_t dims,
   const std::size_t need = (row_end - row_begin) * n;
   if (out.size() < need) {
     return Error::InvalidArgument(
-        "out", "buffer holds " + std::to_string(out.size()) +
-                   " values, need " + std::to_string(need));
+        "out", "buffer holds " + std::to_string(out.size()) + " values, need " +
+                   std::to_string(need));
   }
   if (row_end == row_begin) return {};
   const Columns c = Transpose(points.data(), n, dims);

@@ -17,7 +17,6 @@ namespace impulse::analytics {
 
 namespace {
 
-constexpr std::size_t kChunkBytes = 128 << 10;
 constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 
 // One chunk of whole lines, indexed with chunk-local term ids and doc ids.
@@ -26,10 +25,10 @@ struct ChunkIndex {
   std::size_t end = 0;
   std::uint32_t first_doc = 0;
   std::uint32_t num_docs = 0;
-  internal::StringTable vocab{1024};           // local term -> value = tf sum
-  std::vector<std::uint64_t> term_begin;       // local CSR (V_local + 1)
+  internal::StringTable vocab{1024};             // local term -> value = tf sum
+  std::vector<std::uint64_t> term_begin;         // local CSR (V_local + 1)
   std::vector<InvertedIndex::Posting> postings;  // local doc ids
-  std::vector<std::uint32_t> global;           // local term -> global id
+  std::vector<std::uint32_t> global;             // local term -> global id
   std::uint64_t terms = 0;
 };
 
@@ -49,10 +48,9 @@ void IndexChunk(std::string_view text, ChunkIndex& c) {
     const std::size_t line_end =
         nl ? static_cast<const char*>(nl) - text.data() : c.end;
     ids.clear();
-    ForEachWord(text.substr(pos, line_end - pos), scratch,
-                [&](std::string_view w) {
-                  ids.push_back(c.vocab.Insert(w).first);
-                });
+    ForEachWord(
+        text.substr(pos, line_end - pos), scratch,
+        [&](std::string_view w) { ids.push_back(c.vocab.Insert(w).first); });
     c.terms += ids.size();
     std::sort(ids.begin(), ids.end());
     for (std::size_t i = 0; i < ids.size();) {
@@ -87,9 +85,13 @@ class IndexBuilder {
                                      const ProgressCallback& progress) {
     InvertedIndex index;
     // Chunks of whole lines.
+    // About four chunks per thread (128 KiB to 8 MiB each): enough for load
+    // balance and progress, few enough that merging vocabularies is cheap.
+    const std::size_t chunk_bytes = std::clamp<std::size_t>(
+        text.size() / (4 * internal::Concurrency()), 128 << 10, 8 << 20);
     std::vector<ChunkIndex> chunks;
     for (std::size_t b = 0; b < text.size();) {
-      std::size_t e = std::min(text.size(), b + kChunkBytes);
+      std::size_t e = std::min(text.size(), b + chunk_bytes);
       if (e < text.size()) {
         const void* nl = std::memchr(text.data() + e, '\n', text.size() - e);
         e = nl ? static_cast<const char*>(nl) - text.data() + 1 : text.size();
@@ -102,11 +104,11 @@ class IndexBuilder {
     // Documents per chunk: one per '\n', plus an unterminated last line.
     tbb::parallel_for(std::size_t{0}, chunks.size(), [&](std::size_t i) {
       ChunkIndex& c = chunks[i];
-      std::uint64_t lines = std::count(text.data() + c.begin,
-                                       text.data() + c.end, '\n');
+      std::uint64_t lines =
+          std::count(text.data() + c.begin, text.data() + c.end, '\n');
       if (c.end > c.begin && text[c.end - 1] != '\n') ++lines;
-      c.num_docs = static_cast<std::uint32_t>(
-          std::min<std::uint64_t>(lines, kNone));
+      c.num_docs =
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(lines, kNone));
     });
     std::uint64_t docs = 0;
     for (ChunkIndex& c : chunks) {
@@ -168,7 +170,8 @@ class IndexBuilder {
     }
     index.offsets_[v] = chars;
     index.chars_.reserve(chars);
-    for (std::uint32_t r = 0; r < v; ++r) index.chars_.append(global.key(order[r]));
+    for (std::uint32_t r = 0; r < v; ++r)
+      index.chars_.append(global.key(order[r]));
 
     // Postings CSR: chunks in order, so docs stay ascending per term.
     index.post_begin_.assign(v + 1, 0);
@@ -311,7 +314,8 @@ std::vector<InvertedIndex::Completion> InvertedIndex::Complete(
     const Range top = heap.top();
     heap.pop();
     out.push_back({std::string(term(top.best)), freq_[top.best]});
-    if (top.l < top.best) heap.push({RangeBest(top.l, top.best), top.l, top.best});
+    if (top.l < top.best)
+      heap.push({RangeBest(top.l, top.best), top.l, top.best});
     if (top.best + 1 < top.r) {
       heap.push({RangeBest(top.best + 1, top.r), top.best + 1, top.r});
     }
@@ -539,8 +543,7 @@ DocSet Union(const DocSet& a, const DocSet& b) {
   std::size_t i = 0;
   std::size_t j = 0;
   while (i < a.docs.size() || j < b.docs.size()) {
-    if (j >= b.docs.size() ||
-        (i < a.docs.size() && a.docs[i] < b.docs[j])) {
+    if (j >= b.docs.size() || (i < a.docs.size() && a.docs[i] < b.docs[j])) {
       out.docs.push_back(a.docs[i]);
       out.scores.push_back(a.scores[i++]);
     } else if (i >= a.docs.size() || b.docs[j] < a.docs[i]) {
@@ -597,8 +600,10 @@ Result<InvertedIndex::QueryResult> InvertedIndex::Query(
       }
       case Node::kNot: {
         DocSet s = self(self, *n.a);
-        if (s.negated) {  // NOT NOT x == x, as a positive set
-          return Complement(s.docs, num_docs_);
+        if (s.negated) {  // NOT (NOT x) == x; terms under NOT score 0
+          s.negated = false;
+          s.scores.assign(s.docs.size(), 0);
+          return s;
         }
         s.negated = true;
         s.scores.clear();

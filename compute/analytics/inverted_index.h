@@ -102,13 +102,13 @@ class InvertedIndex {
 
   std::size_t num_docs_ = 0;
   std::uint64_t total_terms_ = 0;
-  std::string chars_;                   // sorted vocabulary, concatenated
-  std::vector<std::uint64_t> offsets_;  // V + 1
-  std::vector<std::uint64_t> freq_;     // V
+  std::string chars_;                      // sorted vocabulary, concatenated
+  std::vector<std::uint64_t> offsets_;     // V + 1
+  std::vector<std::uint64_t> freq_;        // V
   std::vector<std::uint64_t> post_begin_;  // V + 1
   std::vector<Posting> postings_;
-  std::size_t seg_size_ = 0;              // leaves (power of two)
-  std::vector<std::uint32_t> seg_;        // range-argmax tree over freq_
+  std::size_t seg_size_ = 0;        // leaves (power of two)
+  std::vector<std::uint32_t> seg_;  // range-argmax tree over freq_
 };
 
 }  // namespace impulse::analytics

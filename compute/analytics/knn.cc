@@ -81,9 +81,9 @@ inline double Dist2(const double* a, const double* b, std::size_t dims) {
 Status ValidateK(std::size_t k, std::size_t limit, const char* why) {
   if (k == 0) return Error::InvalidArgument("k", "must be at least 1");
   if (k > limit) {
-    return Error::InvalidArgument("k", "k=" + std::to_string(k) +
-                                           " exceeds " + why + " (" +
-                                           std::to_string(limit) + ")");
+    return Error::InvalidArgument("k", "k=" + std::to_string(k) + " exceeds " +
+                                           why + " (" + std::to_string(limit) +
+                                           ")");
   }
   return {};
 }
@@ -104,6 +104,8 @@ class KdTreeBuilder {
     }
     t_.nodes_.clear();
     t_.nodes_.reserve(2 * (n_ / kLeafSize + 1));
+    t_.parent_.clear();
+    t_.parent_.reserve(2 * (n_ / kLeafSize + 1));
     MakeShape(0, static_cast<std::uint32_t>(n_));
     // Root cell: tight bounding box of all points.
     std::vector<double> cell(2 * d_);
@@ -137,10 +139,13 @@ class KdTreeBuilder {
   std::uint32_t MakeShape(std::uint32_t b, std::uint32_t e) {
     const auto id = static_cast<std::uint32_t>(t_.nodes_.size());
     t_.nodes_.push_back({b, e, 0, 0, 0});
+    t_.parent_.push_back(0);
     if (e - b > kLeafSize) {
       const std::uint32_t m = b + (e - b) / 2;
       const std::uint32_t l = MakeShape(b, m);
       const std::uint32_t r = MakeShape(m, e);
+      t_.parent_[l] = id;
+      t_.parent_[r] = id;
       t_.nodes_[id].left = l;
       t_.nodes_[id].right = r;
     }
@@ -161,7 +166,8 @@ class KdTreeBuilder {
       return va < vb || (va == vb && ia < ib);
     };
     auto swap_rows = [&](std::size_t i, std::size_t j) {
-      for (std::size_t k = 0; k < d; ++k) std::swap(pts[i * d + k], pts[j * d + k]);
+      for (std::size_t k = 0; k < d; ++k)
+        std::swap(pts[i * d + k], pts[j * d + k]);
       std::swap(ids[i], ids[j]);
     };
     while (e - b > 8) {
@@ -178,8 +184,10 @@ class KdTreeBuilder {
       std::ptrdiff_t i = static_cast<std::ptrdiff_t>(b) - 1;
       std::ptrdiff_t j = static_cast<std::ptrdiff_t>(e);
       while (true) {
-        do ++i; while (less(key(i), ids[i], pv, pi));
-        do --j; while (less(pv, pi, key(j), ids[j]));
+        do ++i;
+        while (less(key(i), ids[i], pv, pi));
+        do --j;
+        while (less(pv, pi, key(j), ids[j]));
         if (i >= j) break;
         swap_rows(i, j);
       }
@@ -191,7 +199,8 @@ class KdTreeBuilder {
     }
     // Insertion sort of the small remainder.
     for (std::size_t i = b + 1; i < e; ++i) {
-      for (std::size_t j = i; j > b && less(key(j), ids[j], key(j - 1), ids[j - 1]); --j) {
+      for (std::size_t j = i;
+           j > b && less(key(j), ids[j], key(j - 1), ids[j - 1]); --j) {
         swap_rows(j, j - 1);
       }
     }
@@ -271,8 +280,7 @@ class KdTreeBuilder {
   std::size_t d_;
 };
 
-Result<KdTree> KdTree::Build(std::span<const double> points,
-                             std::size_t dims) {
+Result<KdTree> KdTree::Build(std::span<const double> points, std::size_t dims) {
   if (Status s = ValidatePoints(points, dims); !s.ok()) return s.error();
   const std::size_t n = points.size() / dims;
   if (n > kNoId - 1) {
@@ -307,31 +315,48 @@ void KdTree::QueryImpl(const double* q, std::size_t k, std::uint32_t* indices,
       best.Offer(Dist2<kDims>(q, pts_.data() + std::size_t{i} * d, d), id);
     }
   };
-  if (first_leaf != kNoId) scan_leaf(nodes_[first_leaf]);
   struct Pending {
     std::uint32_t node;
     double lb;
   };
   Pending stack[96];
-  int top = 0;
-  stack[top++] = {0, box_lb(0)};
-  while (top > 0) {
-    const Pending p = stack[--top];
-    const Node& nd = nodes_[p.node];
-    if (!best.MayImprove(p.lb, nd.min_id)) continue;
-    if (nd.left == 0) {
-      if (p.node != first_leaf) scan_leaf(nd);
-      continue;
+  // Best-first descent of the subtree at `start` (pruned by the k-th best).
+  auto descend = [&](std::uint32_t start, double start_lb) {
+    int top = 0;
+    stack[top++] = {start, start_lb};
+    while (top > 0) {
+      const Pending p = stack[--top];
+      const Node& nd = nodes_[p.node];
+      if (!best.MayImprove(p.lb, nd.min_id)) continue;
+      if (nd.left == 0) {
+        scan_leaf(nd);
+        continue;
+      }
+      const double ll = box_lb(nd.left);
+      const double lr = box_lb(nd.right);
+      // Push the farther child first so the nearer one is explored first.
+      if (ll <= lr) {
+        stack[top++] = {nd.right, lr};
+        stack[top++] = {nd.left, ll};
+      } else {
+        stack[top++] = {nd.left, ll};
+        stack[top++] = {nd.right, lr};
+      }
     }
-    const double ll = box_lb(nd.left);
-    const double lr = box_lb(nd.right);
-    // Push the farther child first so the nearer one is explored first.
-    if (ll <= lr) {
-      stack[top++] = {nd.right, lr};
-      stack[top++] = {nd.left, ll};
-    } else {
-      stack[top++] = {nd.left, ll};
-      stack[top++] = {nd.right, lr};
+  };
+  if (first_leaf == kNoId) {
+    descend(0, box_lb(0));
+  } else {
+    // Bottom-up from the query's own leaf: its points give a tight bound at
+    // once, then each ancestor's other child is searched only if it may
+    // still hold a better candidate.
+    scan_leaf(nodes_[first_leaf]);
+    for (std::uint32_t node = first_leaf; node != 0;) {
+      const std::uint32_t up = parent_[node];
+      const std::uint32_t sib =
+          nodes_[up].left == node ? nodes_[up].right : nodes_[up].left;
+      descend(sib, box_lb(sib));
+      node = up;
     }
   }
   for (std::size_t j = 0; j < k; ++j) {
@@ -393,16 +418,15 @@ KnnResult MakeResult(std::size_t q, std::size_t k) {
 }  // namespace
 
 Result<KnnResult> KNearestNeighbors(std::span<const double> points,
-                                    std::size_t dims,
-                                    const KnnOptions& options,
+                                    std::size_t dims, const KnnOptions& options,
                                     const RunControl& control,
                                     const ProgressCallback& progress) {
   if (Status s = ValidatePoints(points, dims); !s.ok()) return s.error();
   const std::size_t n = points.size() / dims;
-  if (Status s = options.include_self
-                     ? ValidateK(options.k, n, "the number of points N")
-                     : ValidateK(options.k, n - 1,
-                                 "N - 1 (include_self is false)");
+  if (Status s =
+          options.include_self
+              ? ValidateK(options.k, n, "the number of points N")
+              : ValidateK(options.k, n - 1, "N - 1 (include_self is false)");
       !s.ok()) {
     return s.error();
   }

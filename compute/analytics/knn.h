@@ -50,8 +50,7 @@ class KdTree {
  public:
   // Validates like ValidatePoints (fields "points", "dims"); at most
   // 2^32 - 2 points. Built in parallel in the caller's TBB arena.
-  static Result<KdTree> Build(std::span<const double> points,
-                              std::size_t dims);
+  static Result<KdTree> Build(std::span<const double> points, std::size_t dims);
 
   std::size_t size() const { return ids_.size(); }
   std::size_t dims() const { return dims_; }
@@ -94,17 +93,17 @@ class KdTree {
 
   std::size_t dims_ = 0;
   std::vector<Node> nodes_;
-  std::vector<double> box_;    // per node: lo[dims], hi[dims]
-  std::vector<double> pts_;    // points in tree order, row-major
-  std::vector<std::uint32_t> ids_;  // original index of each tree position
+  std::vector<std::uint32_t> parent_;  // parent node id (root: 0)
+  std::vector<double> box_;            // per node: lo[dims], hi[dims]
+  std::vector<double> pts_;            // points in tree order, row-major
+  std::vector<std::uint32_t> ids_;     // original index of each tree position
 };
 
 // k nearest neighbours of every point. progress(points_done, N) between
 // waves; cancel -> kCancelled. Errors: bad points, k == 0 or k too large
 // (field "k").
 Result<KnnResult> KNearestNeighbors(std::span<const double> points,
-                                    std::size_t dims,
-                                    const KnnOptions& options,
+                                    std::size_t dims, const KnnOptions& options,
                                     const RunControl& control = {},
                                     const ProgressCallback& progress = {});
 

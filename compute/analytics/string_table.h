@@ -159,9 +159,8 @@ class StringTable {
 
   bool Matches(const Slot& s, std::string_view k, std::uint64_t h) const {
     if (s.hash != h || s.len != k.size()) return false;
-    const char* data = k.size() <= kInline
-                           ? s.key
-                           : arena_.data() + offsets_[s.id_plus1 - 1];
+    const char* data =
+        k.size() <= kInline ? s.key : arena_.data() + offsets_[s.id_plus1 - 1];
     return EqualBytes(data, k.data(), k.size());
   }
 

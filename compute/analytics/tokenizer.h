@@ -65,18 +65,148 @@ inline constexpr std::array<std::uint8_t, 256> kByteClass = MakeByteClass();
 
 // Decodes one UTF-8 sequence starting at s[0] (s[0] >= 0x80) with n >= 1
 // bytes available. Returns its length (2-4) and sets *cp, or 0 if invalid.
-int DecodeUtf8(const unsigned char* s, std::size_t n, char32_t* cp);
+inline int DecodeUtf8(const unsigned char* s, std::size_t n, char32_t* cp) {
+  const unsigned char c = s[0];
+  if (c < 0xC2) return 0;  // continuation byte or overlong 2-byte lead
+  if (c < 0xE0) {
+    if (n < 2 || (s[1] & 0xC0) != 0x80) return 0;
+    *cp = (char32_t{c & 0x1Fu} << 6) | (s[1] & 0x3Fu);
+    return 2;
+  }
+  if (c < 0xF0) {
+    if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+    const char32_t v = (char32_t{c & 0x0Fu} << 12) |
+                       (char32_t{s[1] & 0x3Fu} << 6) | (s[2] & 0x3Fu);
+    if (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return 3;
+  }
+  if (c < 0xF5) {
+    if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+        (s[3] & 0xC0) != 0x80) {
+      return 0;
+    }
+    const char32_t v = (char32_t{c & 0x07u} << 18) |
+                       (char32_t{s[1] & 0x3Fu} << 12) |
+                       (char32_t{s[2] & 0x3Fu} << 6) | (s[3] & 0x3Fu);
+    if (v < 0x10000 || v > 0x10FFFF) return 0;
+    *cp = v;
+    return 4;
+  }
+  return 0;
+}
 
 // Appends the UTF-8 encoding of cp.
-void AppendUtf8(char32_t cp, std::string* out);
+inline void AppendUtf8(char32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
 
 }  // namespace tokenizer_internal
 
 // Whether a code point is a letter under the rules above.
-bool IsWordLetter(char32_t cp);
+inline bool IsWordLetter(char32_t cp) {
+  if (cp < 0x80) {
+    return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+  }
+  if (cp < 0x0100) {
+    if (cp <= 0xBF) return cp == 0xAA || cp == 0xB5 || cp == 0xBA;
+    return cp != 0xD7 && cp != 0xF7;
+  }
+  if (cp < 0x0370) return true;
+  if (cp < 0x1000) {
+    switch (cp) {
+      case 0x037E:
+      case 0x0387:
+      case 0x0589:
+      case 0x05BE:
+      case 0x05C0:
+      case 0x05C3:
+      case 0x05F3:
+      case 0x05F4:
+      case 0x060C:
+      case 0x061B:
+      case 0x061F:
+      case 0x06D4:
+      case 0x0964:
+      case 0x0965:
+        return false;
+      default:
+        break;
+    }
+    if (cp >= 0x055A && cp <= 0x055F) return false;
+    if (cp >= 0x0660 && cp <= 0x066D) return false;  // digits + punctuation
+    if (cp >= 0x06F0 && cp <= 0x06F9) return false;
+    if (cp >= 0x0966 && cp <= 0x096F) return false;
+    return true;
+  }
+  if (cp == 0x1680) return false;
+  if (cp >= 0x2000 && cp <= 0x2BFF) return false;
+  if (cp >= 0x2E00 && cp <= 0x2E7F) return false;
+  if (cp >= 0x3000 && cp <= 0x303F) return false;
+  if (cp >= 0xE000 && cp <= 0xF8FF) return false;
+  if (cp >= 0xFE00 && cp <= 0xFE1F) return false;
+  if (cp >= 0xFE30 && cp <= 0xFE6F) return false;
+  if (cp == 0xFEFF) return false;
+  if (cp >= 0xFF01 && cp <= 0xFF20) return false;
+  if (cp >= 0xFF3B && cp <= 0xFF40) return false;
+  if (cp >= 0xFF5B && cp <= 0xFF65) return false;
+  if (cp >= 0xFFF0 && cp <= 0xFFFF) return false;
+  if (cp >= 0x1F000 && cp <= 0x1FAFF) return false;
+  if (cp >= 0xE0000 && cp <= 0xE007F) return false;
+  return true;
+}
 
 // Simple lower-case mapping under the rules above (identity elsewhere).
-char32_t LowerCodepoint(char32_t cp);
+inline char32_t LowerCodepoint(char32_t cp) {
+  if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 0x20 : cp;
+  if (cp < 0x0100) {
+    return (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) ? cp + 0x20 : cp;
+  }
+  if (cp < 0x0180) {                  // Latin Extended-A
+    if (cp == 0x0130) return 'i';     // İ
+    if (cp == 0x0178) return 0x00FF;  // Ÿ
+    if (cp <= 0x0137) return (cp % 2 == 0 && cp != 0x0130) ? cp + 1 : cp;
+    if (cp >= 0x0139 && cp <= 0x0148) return cp % 2 == 1 ? cp + 1 : cp;
+    if (cp >= 0x014A && cp <= 0x0177) return cp % 2 == 0 ? cp + 1 : cp;
+    if (cp >= 0x0179 && cp <= 0x017E) return cp % 2 == 1 ? cp + 1 : cp;
+    return cp;  // ĸ ŉ ſ and the lower-case letters
+  }
+  if (cp >= 0x0370 && cp < 0x0400) {  // Greek
+    if (cp >= 0x0391 && cp <= 0x03A9 && cp != 0x03A2) return cp + 0x20;
+    if (cp == 0x0386) return 0x03AC;
+    if (cp >= 0x0388 && cp <= 0x038A) return cp + 0x25;
+    if (cp == 0x038C) return 0x03CC;
+    if (cp == 0x038E || cp == 0x038F) return cp + 0x3F;
+    return cp;
+  }
+  if (cp >= 0x0400 && cp < 0x0530) {  // Cyrillic and Cyrillic Supplement
+    if (cp <= 0x040F) return cp + 0x50;
+    if (cp <= 0x042F) return cp + 0x20;
+    if (cp < 0x0460) return cp;
+    if (cp <= 0x0481 || (cp >= 0x048A && cp <= 0x04BF)) {
+      return cp % 2 == 0 ? cp + 1 : cp;
+    }
+    if (cp == 0x04C0) return 0x04CF;
+    if (cp >= 0x04C1 && cp <= 0x04CE) return cp % 2 == 1 ? cp + 1 : cp;
+    if (cp >= 0x04D0) return cp % 2 == 0 ? cp + 1 : cp;
+    return cp;
+  }
+  return cp;
+}
 
 // Lower-cases text code point by code point (invalid bytes are copied
 // unchanged). Does not split: used for query terms and prefixes.
@@ -162,14 +292,12 @@ void ForEachWord(std::string_view text, std::string& scratch, Emit&& emit) {
 #if defined(__SSE2__)
   const char* base = text.data();
   const std::size_t n = text.size();
-  auto emit_run = [&](std::size_t s, std::size_t t, bool special) {
+  auto emit_run = [&](std::size_t s, std::size_t t, bool special, bool high) {
     const std::string_view run(base + s, t - s);
     if (!special) {
       emit(run);
       return;
     }
-    bool high = false;
-    for (char c : run) high |= static_cast<unsigned char>(c) >= 0x80;
     if (high) {
       ForEachWordScalar(run, scratch, emit);
       return;
@@ -183,6 +311,7 @@ void ForEachWord(std::string_view text, std::string& scratch, Emit&& emit) {
   const __m128i kz = _mm_set1_epi8('z' + 1);
   bool in_word = false;
   bool special = false;  // the current word has upper-case or high bytes
+  bool high = false;     // the current word has bytes >= 0x80
   std::size_t word_start = 0;
   alignas(16) char tail[64];
   for (std::size_t p = 0; p < n; p += 64) {
@@ -194,6 +323,7 @@ void ForEachWord(std::string_view text, std::string& scratch, Emit&& emit) {
     }
     std::uint64_t word_bits = 0;
     std::uint64_t special_bits = 0;
+    std::uint64_t high_bits = 0;
     for (int j = 0; j < 4; ++j) {
       const __m128i b =
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * j));
@@ -202,11 +332,12 @@ void ForEachWord(std::string_view text, std::string& scratch, Emit&& emit) {
           _mm_and_si128(_mm_cmpgt_epi8(t, ka), _mm_cmplt_epi8(t, kz));
       const __m128i upper = _mm_and_si128(
           letter, _mm_cmpeq_epi8(_mm_and_si128(b, k20), _mm_setzero_si128()));
-      const auto high = static_cast<std::uint32_t>(_mm_movemask_epi8(b));
+      const auto hm = static_cast<std::uint32_t>(_mm_movemask_epi8(b));
       const auto lm = static_cast<std::uint32_t>(_mm_movemask_epi8(letter));
       const auto um = static_cast<std::uint32_t>(_mm_movemask_epi8(upper));
-      word_bits |= std::uint64_t{lm | high} << (16 * j);
-      special_bits |= std::uint64_t{um | high} << (16 * j);
+      word_bits |= std::uint64_t{lm | hm} << (16 * j);
+      special_bits |= std::uint64_t{um | hm} << (16 * j);
+      high_bits |= std::uint64_t{hm} << (16 * j);
     }
     int cur = 0;
     while (true) {
@@ -217,21 +348,25 @@ void ForEachWord(std::string_view text, std::string& scratch, Emit&& emit) {
         word_start = p + cur;
         in_word = true;
         special = false;
+        high = false;
       }
       const std::uint64_t from = cur < 64 ? ~0ull << cur : 0;
       const std::uint64_t m = ~word_bits & from;
       if (m == 0) {  // the word continues into the next block
         special |= (special_bits & from) != 0;
+        high |= (high_bits & from) != 0;
         break;
       }
       const int end = __builtin_ctzll(m);
-      special |= (special_bits & from & ((1ull << end) - 1)) != 0;
-      emit_run(word_start, p + end, special);
+      const std::uint64_t span = from & ((1ull << end) - 1);
+      special |= (special_bits & span) != 0;
+      high |= (high_bits & span) != 0;
+      emit_run(word_start, p + end, special, high);
       in_word = false;
       cur = end;
     }
   }
-  if (in_word) emit_run(word_start, n, special);
+  if (in_word) emit_run(word_start, n, special, high);
 #else
   ForEachWordScalar(text, scratch, emit);
 #endif

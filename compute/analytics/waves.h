@@ -26,7 +26,8 @@ bool RunInWaves(std::size_t n, std::size_t initial_wave, std::size_t grain,
                 const RunControl& control, const ProgressCallback& progress,
                 Body&& body) {
   using Clock = std::chrono::steady_clock;
-  const double target = control.chunk_seconds > 0 ? control.chunk_seconds : 0.005;
+  const double target =
+      control.chunk_seconds > 0 ? control.chunk_seconds : 0.005;
   grain = std::max<std::size_t>(grain, 1);
   std::size_t wave = std::max<std::size_t>(initial_wave, grain);
   std::size_t done = 0;
@@ -42,7 +43,8 @@ bool RunInWaves(std::size_t n, std::size_t initial_wave, std::size_t grain,
                           body(r.begin(), r.end());
                         });
     }
-    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(Clock::now() - t0).count();
     const std::size_t did = end - done;
     done = end;
     if (progress) progress(done, n);

@@ -25,52 +25,73 @@ struct LocalCounts {
     table.value(table.Insert(w, h).first) += c;
   }
 
-  // Words are counted in batches so the hash-table cache misses of a batch
-  // overlap (prefetch all slots, then all entries, then update).
+  // Words are counted in batches, software-pipelined: when a batch is full
+  // its hashes are computed and its table slots prefetched, and then the
+  // batch filled before it (prefetched one batch earlier) is counted. So the
+  // cache misses of the hash table overlap with tokenising.
   static constexpr std::size_t kBatch = 32;
   static constexpr std::size_t kBatchChars = 4096;
-  std::string_view batch[kBatch];
-  std::uint64_t hashes[kBatch];
-  std::size_t batch_size = 0;
-  char chars[kBatchChars];  // copies of words that live in `scratch`
-  std::size_t chars_used = 0;
+  struct Batch {
+    std::string_view words[kBatch];
+    std::uint64_t hashes[kBatch];
+    std::size_t size = 0;
+    char chars[kBatchChars];  // copies of words that live in `scratch`
+    std::size_t chars_used = 0;
+  };
+  Batch batches[2];
+  int filling = 0;
 
   void Push(std::string_view w) {
     ++total;
+    Batch* b = &batches[filling];
     if (w.data() == scratch.data()) {  // lower-cased copy: keep our own
       if (w.size() > kBatchChars) {
         Add(w, internal::HashBytes(w), 1);
         return;
       }
-      if (chars_used + w.size() > kBatchChars) Flush();
-      std::memcpy(chars + chars_used, w.data(), w.size());
-      w = std::string_view(chars + chars_used, w.size());
-      chars_used += w.size();
+      if (b->chars_used + w.size() > kBatchChars) {
+        Rotate();
+        b = &batches[filling];
+      }
+      std::memcpy(b->chars + b->chars_used, w.data(), w.size());
+      w = std::string_view(b->chars + b->chars_used, w.size());
+      b->chars_used += w.size();
     }
-    batch[batch_size++] = w;
-    if (batch_size == kBatch) Flush();
+    b->words[b->size++] = w;
+    if (b->size == kBatch) Rotate();
   }
 
-  void Flush() {
-    for (std::size_t i = 0; i < batch_size; ++i) {
-      hashes[i] = internal::HashBytes(batch[i]);
-      table.Prefetch(hashes[i]);
+  void Rotate() {
+    Batch& b = batches[filling];
+    for (std::size_t i = 0; i < b.size; ++i) {
+      b.hashes[i] = internal::HashBytes(b.words[i]);
+      table.Prefetch(b.hashes[i]);
     }
+    filling ^= 1;
+    Count(batches[filling]);  // the older batch; now empty for filling
+  }
+
+  void Count(Batch& b) {
     std::uint32_t ids[kBatch];
-    for (std::size_t i = 0; i < batch_size; ++i) {
-      ids[i] = table.Insert(batch[i], hashes[i]).first;
+    for (std::size_t i = 0; i < b.size; ++i) {
+      ids[i] = table.Insert(b.words[i], b.hashes[i]).first;
       __builtin_prefetch(&table.value(ids[i]));
     }
-    for (std::size_t i = 0; i < batch_size; ++i) ++table.value(ids[i]);
-    batch_size = 0;
-    chars_used = 0;
+    for (std::size_t i = 0; i < b.size; ++i) ++table.value(ids[i]);
+    b.size = 0;
+    b.chars_used = 0;
+  }
+
+  // Counts everything pending (call before the text's memory may change).
+  void Flush() {
+    Rotate();
+    Count(batches[filling ^ 1]);
   }
 };
 
 // Chunk boundaries: each inner boundary is an ASCII non-letter byte, which
 // can be neither inside a word nor inside a multi-byte UTF-8 sequence.
-std::vector<std::size_t> SplitPoints(std::string_view text,
-                                     std::size_t chunk) {
+std::vector<std::size_t> SplitPoints(std::string_view text, std::size_t chunk) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
   std::vector<std::size_t> pts{0};
