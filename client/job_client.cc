@@ -153,6 +153,18 @@ grpc::Status JobClient::FetchResult(const std::string& id,
                         "the result stream ended before its last chunk");
   }
   if (result->has_particles()) result->mutable_particles()->set_offset(0);
+  // Row blocks were concatenated: the whole result starts at 0.
+  if (result->has_distance_matrix()) {
+    v1::DistanceMatrixResult* m = result->mutable_distance_matrix();
+    m->set_row_offset(0);
+    m->set_rows(m->n() == 0 ? 0 : m->values_size() / m->n());
+  }
+  if (result->has_knn()) {
+    v1::KnnResult* k = result->mutable_knn();
+    k->set_query_offset(0);
+    k->set_queries(k->k() == 0 ? 0 : k->indices_size() / k->k());
+  }
+  if (result->has_table()) result->mutable_table()->set_row_offset(0);
   return grpc::Status::OK;
 }
 

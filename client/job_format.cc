@@ -112,6 +112,13 @@ std::string KindName(const v1::JobSpec& spec) {
       return "particles";
     case v1::JobSpec::KIND_NOT_SET:
       break;
+    default: {  // the analytics kinds: the oneof field's name
+      const google::protobuf::OneofDescriptor* kind =
+          spec.GetDescriptor()->FindOneofByName("kind");
+      const google::protobuf::FieldDescriptor* field =
+          spec.GetReflection()->GetOneofFieldDescriptor(spec, kind);
+      return field == nullptr ? "" : field->name();
+    }
   }
   return "";
 }
@@ -140,6 +147,13 @@ std::string DescribeSpec(const v1::JobSpec& spec) {
     }
     case v1::JobSpec::KIND_NOT_SET:
       break;
+    default: {
+      const google::protobuf::FieldDescriptor* field =
+          spec.GetReflection()->GetOneofFieldDescriptor(
+              spec, spec.GetDescriptor()->FindOneofByName("kind"));
+      return KindName(spec) + " " +
+             spec.GetReflection()->GetMessage(spec, field).ShortDebugString();
+    }
   }
   return "(no kind)";
 }
@@ -217,6 +231,7 @@ std::string DescribeJob(const v1::Job& job) {
     line("error",
          fmt::format("{}: {}", job.error().code(), job.error().message()));
   }
+  if (job.cached()) line("cached", "result of job " + job.cached_from());
   if (job.has_result()) {
     std::string result = DescribeResult(job.result());
     // Indent continuation lines under the value column.
@@ -255,6 +270,58 @@ std::string DescribeResult(const v1::JobResult& result) {
           text += fmt::format("\n  [{}] x={:.6f} y={:.6f}", p.offset() + i,
                               p.x(i), p.y(i));
         }
+      }
+      return text;
+    }
+    case v1::JobResult::kDistanceMatrix: {
+      const v1::DistanceMatrixResult& m = result.distance_matrix();
+      return fmt::format("{} x {} distance matrix of {}-d points", m.n(), m.n(),
+                         m.dims());
+    }
+    case v1::JobResult::kKnn:
+      return fmt::format("{} nearest neighbours of {} points", result.knn().k(),
+                         result.knn().num_queries());
+    case v1::JobResult::kWordcount: {
+      const v1::WordCountResult& w = result.wordcount();
+      std::string text = fmt::format("{} words, {} distinct", w.total_words(),
+                                     w.distinct_words());
+      for (int i = 0; i < std::min(w.words_size(), kPositionsShown); ++i) {
+        text += fmt::format("\n  {} {}", w.words(i).word(), w.words(i).count());
+      }
+      return text;
+    }
+    case v1::JobResult::kIndex: {
+      const v1::IndexResult& x = result.index();
+      return fmt::format("index {} over {}: {} documents, {} words, {} terms",
+                         x.index_name(), x.dataset(), x.documents(),
+                         x.vocabulary(), x.total_terms());
+    }
+    case v1::JobResult::kTable: {
+      const v1::TableResult& t = result.table();
+      std::vector<std::string> names;
+      for (const v1::TableColumnInfo& c : t.columns())
+        names.push_back(c.name());
+      std::string text =
+          fmt::format("{} rows: {}", t.num_rows(), fmt::join(names, ","));
+      for (int r = 0; r < std::min(t.rows_size(), kPositionsShown); ++r) {
+        std::vector<std::string> values;
+        for (const v1::TableValue& v : t.rows(r).values()) {
+          switch (v.value_case()) {
+            case v1::TableValue::kIntValue:
+              values.push_back(std::to_string(v.int_value()));
+              break;
+            case v1::TableValue::kDoubleValue:
+              values.push_back(fmt::format("{}", v.double_value()));
+              break;
+            case v1::TableValue::kStringValue:
+              values.push_back(v.string_value());
+              break;
+            case v1::TableValue::VALUE_NOT_SET:
+              values.push_back("");
+              break;
+          }
+        }
+        text += fmt::format("\n  {}", fmt::join(values, ","));
       }
       return text;
     }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "client/commands.h"
+#include "client/dataset_commands.h"
 #include "client/exit_code.h"
 #include "client/flag_parsing.h"
 #include "client/spec_from_flags.h"
@@ -175,6 +176,9 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   result->footer(Footer(kResultFooter));
 
+  DatasetFlags dataset_flags;
+  CLI::App* dataset = AddDatasetCommands(app, dataset_flags);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -189,5 +193,6 @@ int main(int argc, char** argv) {
   if (*list) return ListCommand(global, list_options);
   if (*cancel) return CancelCommand(global, cancel_id);
   if (*result) return ResultCommand(global, result_id, out_file);
+  if (*dataset) return DatasetCommand(global, *dataset, dataset_flags);
   return kExitUsage;
 }

@@ -265,6 +265,13 @@ std::string BuildSpec(const SpecFlags& flags, v1::JobSpec* spec) {
     if (auto error = BuildPi(flags, spec->mutable_pi()); !error.empty()) {
       return error;
     }
+  } else if (kind != "particles") {
+    // The analytics kinds (distance_matrix, knn, wordcount, index, table)
+    // come from --spec only.
+    if (!pi_flag.empty() || !particles_flag.empty()) {
+      return fmt::format("{} does not apply to {} jobs",
+                         pi_flag.empty() ? particles_flag : pi_flag, kind);
+    }
   } else {
     if (!pi_flag.empty()) {
       return fmt::format("{} applies to pi jobs, not particles", pi_flag);

@@ -48,9 +48,20 @@ core::JobManagerOptions WithDevices(core::JobManagerOptions options,
 }  // namespace
 
 ImpulseServer::ImpulseServer(ServerOptions options)
-    : options_(std::move(options)),
-      manager_(std::make_unique<core::JobManager>(
-          WithDevices(options_.manager, options_.use_gpu))) {}
+    : options_(std::move(options)) {
+  core::JobManagerOptions manager_options =
+      WithDevices(options_.manager, options_.use_gpu);
+  manager_options.metrics = &metrics_;
+  manager_ = std::make_unique<core::JobManager>(std::move(manager_options));
+  // Gauges that are cheaper to read at scrape time than to keep current.
+  registry_.AddScrapeHook([this] {
+    if (manager_ == nullptr) return;
+    metrics_.queue_depth.Set(static_cast<double>(manager_->queued()));
+    metrics_.jobs_running.Set(static_cast<double>(manager_->running()));
+    metrics_.cpu_pool_utilization.Set(manager_->cpu_utilization());
+    metrics_.gpu_streams_busy.Set(static_cast<double>(manager_->running_gpu()));
+  });
+}
 
 ImpulseServer::~ImpulseServer() { Shutdown(std::chrono::milliseconds(0)); }
 
@@ -60,13 +71,16 @@ Status ImpulseServer::Start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   handlers_ = std::make_unique<grpc_bridge::JobServiceHandlers>(
-      *manager_, io_.get_executor());
+      *manager_, io_.get_executor(), &metrics_);
+  metrics_handlers_ = std::make_unique<grpc_bridge::MetricsHandlers>(
+      *manager_, io_.get_executor(), &metrics_);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.grpc_listen,
                            grpc::InsecureServerCredentials(), &grpc_port_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   handlers_->Register(builder);
+  metrics_handlers_->Register(builder);
   std::unique_ptr<grpc::ServerCompletionQueue> cq =
       builder.AddCompletionQueue();
   grpc_server_ = builder.BuildAndStart();
@@ -75,6 +89,36 @@ Status ImpulseServer::Start() {
                  "cannot listen for gRPC on '" + options_.grpc_listen +
                      "' (address in use, or not HOST:PORT?)",
                  "grpc_listen"};
+  }
+  if (!options_.http_listen.empty()) {
+    // Same io_context: every HTTP session is a coroutine on the io threads.
+    rest::HttpOptions http = options_.http;
+    if (!http.metrics_text) {
+      http.metrics_text = [this] { return registry_.RenderText(); };
+    }
+    if (!http.ready) {
+      http.ready = [this] { return manager_->ready() && !stopping_.load(); };
+    }
+    // HTTP request counts and SSE watchers go into the process registry.
+    if (!http.on_request) {
+      http.on_request = [this](std::string_view route, int status,
+                               double seconds) {
+        metrics_.http_requests.WithLabels({route, std::to_string(status)})
+            .Increment();
+        metrics_.http_request_duration.WithLabels({route}).Observe(seconds);
+      };
+    }
+    if (!http.on_stream) {
+      http.on_stream = [this](int delta) {
+        metrics_.active_watchers.Increment(delta);
+      };
+    }
+    http_ = std::make_unique<rest::HttpServer>(io_.get_executor(), *manager_,
+                                               std::move(http));
+    if (Status status = http_->Start(options_.http_listen); !status.ok()) {
+      return status;
+    }
+    http_port_ = http_->port();
   }
   poller_ = std::make_unique<grpc_bridge::CompletionQueuePoller>(std::move(cq));
   poller_->Start();
@@ -95,6 +139,7 @@ Status ImpulseServer::Start() {
     });
   }
   handlers_->Start(poller_->cq(), options_.listeners_per_method);
+  metrics_handlers_->Start(poller_->cq(), 1);
   grpc_server_->GetHealthCheckService()->SetServingStatus(true);
   // Keep gRPC health in step with readiness (journal failures, drain).
   boost::asio::co_spawn(io_, FollowReadiness(), boost::asio::detached);
@@ -142,8 +187,13 @@ void ImpulseServer::Shutdown(std::chrono::milliseconds grace) {
                  manager_->queued());
     manager_->AnnounceShutdown();
   }
+  // HTTP served /readyz (503) and refused jobs during the drain; now stop
+  // accepting, give event streams 200 ms to send that last event, then close
+  // every connection.
+  if (http_ != nullptr) http_->Stop(std::chrono::milliseconds(200));
   if (grpc_server_ != nullptr) {
     handlers_->StopAccepting();
+    metrics_handlers_->StopAccepting();
     // Ends the calls still open (watchers of unfinished jobs, which just got
     // a last event) shortly after; their done-notifications wake any watcher
     // parked on an event log, so each RPC coroutine finishes.

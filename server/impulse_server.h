@@ -23,6 +23,11 @@
 #include "server/core/job_manager.h"
 #include "server/grpc/completion_queue_poller.h"
 #include "server/grpc/job_service_handlers.h"
+#include "server/grpc/metrics_handlers.h"
+#include "server/metrics/registry.h"
+#include "server/metrics/server_metrics.h"
+#include "server/rest/http_options.h"
+#include "server/rest/http_server.h"
 
 namespace impulse {
 
@@ -33,6 +38,9 @@ struct ServerOptions {
   int listeners_per_method = 4;
   int max_message_bytes = 64 << 20;
   bool use_gpu = true;  // false: never touch the GPU, even when present
+  // HOST:PORT for the REST gateway; "" = no HTTP; port 0 picks a free port.
+  std::string http_listen;
+  rest::HttpOptions http;  // limits, timeouts, /readyz and /metrics hooks
   core::JobManagerOptions manager;
 };
 
@@ -45,7 +53,11 @@ class ImpulseServer {
   Status Start();
   // The bound gRPC port (the chosen one when listening on port 0).
   int grpc_port() const { return grpc_port_; }
+  // The bound HTTP port (0 when http_listen is empty).
+  int http_port() const { return http_port_; }
   core::JobManager& manager() { return *manager_; }
+  // The Prometheus text of /metrics.
+  std::string MetricsText() const { return registry_.RenderText(); }
 
   // Graceful stop: refuses new jobs, lets running jobs finish for up to
   // `grace` (the rest stay journaled to run after a restart), ends open calls
@@ -60,6 +72,10 @@ class ImpulseServer {
   // the manager shuts down still refer to this io_context.
   boost::asio::io_context io_;
   boost::asio::steady_timer health_timer_{io_};
+  // Prometheus metrics of this process (before the manager, which counts
+  // into them).
+  metrics::Registry registry_;
+  metrics::ServerMetrics metrics_{registry_};
   std::atomic<bool> stopping_{false};
   std::optional<
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
@@ -70,9 +86,12 @@ class ImpulseServer {
   int io_threads_running_ = 0;
   std::unique_ptr<core::JobManager> manager_;
   std::unique_ptr<grpc_bridge::JobServiceHandlers> handlers_;
+  std::unique_ptr<grpc_bridge::MetricsHandlers> metrics_handlers_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<grpc_bridge::CompletionQueuePoller> poller_;
+  std::unique_ptr<rest::HttpServer> http_;
   int grpc_port_ = 0;
+  int http_port_ = 0;
   bool started_ = false;
   bool shut_down_ = false;
 };

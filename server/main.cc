@@ -24,6 +24,15 @@ int main(int argc, char** argv) {
          "--grpc_listen", options.grpc_listen,
          "HOST:PORT for the gRPC API; port 0 picks a free port (logged)")
       ->capture_default_str();
+  options.http_listen = "127.0.0.1:8080";
+  app.add_option("--http_listen", options.http_listen,
+                 "HOST:PORT for the REST gateway (HTTP/1.1, SSE, /metrics); "
+                 "port 0 picks a free port (logged); empty = no HTTP")
+      ->capture_default_str();
+  app.add_option("--http_max_body_bytes", options.http.max_body_bytes,
+                 "largest HTTP request body (larger gets 413)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--data_dir", options.data_dir,
                  "directory for the journal and datasets")
       ->capture_default_str();
@@ -52,6 +61,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max_particle_steps", limits.max_particle_steps,
                  "largest particles x steps of one job")
+      ->capture_default_str();
+  app.add_option("--max_dataset_bytes", options.manager.max_dataset_bytes,
+                 "largest dataset one UploadDataset may store")
+      ->capture_default_str();
+  app.add_option("--max_distance_matrix_points",
+                 limits.max_distance_matrix_points,
+                 "most points of a distance_matrix job (N x N is stored)")
+      ->capture_default_str();
+  app.add_option("--result_cache_bytes", options.manager.result_cache_bytes,
+                 "result cache budget (LRU); 0 = no cache")
       ->capture_default_str();
   app.add_option(
          "--journal", journal,
@@ -82,6 +101,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  options.manager.storage_dir = options.data_dir;  // datasets/, results/
   if (journal) {
     options.manager.journal_path =
         (std::filesystem::path(options.data_dir) / "journal.sqlite").string();

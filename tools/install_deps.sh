@@ -10,7 +10,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libsqlite3-dev nlohmann-json3-dev
+  libcli11-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
 )
 
 missing=()

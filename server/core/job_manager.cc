@@ -21,7 +21,8 @@ std::string KindName(const v1::JobSpec& spec) {
 // What a running job sees: the cancel flag and a progress sink into its log.
 class JobManager::RunContext final : public jobs::JobContext {
  public:
-  explicit RunContext(const std::shared_ptr<JobRecord>& job) : job_(job) {
+  RunContext(const std::shared_ptr<JobRecord>& job, JobManager* manager)
+      : job_(job), manager_(manager) {
     control_.cancel = &job->cancel_flag();
   }
   const RunControl& control() const override { return control_; }
@@ -30,14 +31,29 @@ class JobManager::RunContext final : public jobs::JobContext {
     event.set_job_id(job_->id());
     job_->events().Append(std::move(event));
   }
+  std::string job_id() const override { return job_->id(); }
+  Result<std::shared_ptr<const jobs::DatasetContent>> OpenDataset(
+      std::string_view name) const override {
+    return manager_->datasets_->Read(name, "dataset");
+  }
+  jobs::IndexRegistry* indexes() const override { return &manager_->indexes_; }
+  std::string result_dir() const override { return manager_->result_dir(); }
+  jobs::Limits limits() const override { return manager_->options_.limits; }
 
  private:
   const std::shared_ptr<JobRecord>& job_;
+  JobManager* manager_;
   RunControl control_;
 };
 
 JobManager::JobManager(JobManagerOptions options)
     : options_(std::move(options)),
+      datasets_(std::make_unique<DatasetStore>(DatasetStoreOptions{
+          .dir = options_.storage_dir.empty()
+                     ? ""
+                     : options_.storage_dir + "/datasets",
+          .max_dataset_bytes = options_.max_dataset_bytes})),
+      cache_(options_.result_cache_bytes),
       scheduler_(
           options_.scheduler,
           [this](const std::shared_ptr<JobRecord>& job) { RunJob(job); }) {}
@@ -45,6 +61,31 @@ JobManager::JobManager(JobManagerOptions options)
 JobManager::~JobManager() {
   std::lock_guard lock(mu_);
   for (auto& [id, job] : by_id_) job->cancel_flag().store(true);
+}
+
+double JobManager::cpu_utilization() const {
+  const std::size_t slots = std::max<std::size_t>(1, scheduler_.max_running());
+  const std::size_t cpu_running =
+      scheduler_.running() - scheduler_.running_gpu();
+  return std::min(
+      1.0, static_cast<double>(cpu_running) / static_cast<double>(slots));
+}
+
+void JobManager::CountFinished(const JobRecord& job, double run_seconds) {
+  finished_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.metrics == nullptr) return;
+  const v1::Job view = job.ToProto(false);
+  const std::string kind = KindName(job.spec());
+  const std::string device = view.placed_on() == v1::GPU
+                                 ? "GPU"
+                                 : (view.has_start_time() ? "CPU" : "NONE");
+  options_.metrics->jobs_finished
+      .WithLabels({kind, device, v1::JobState_Name(view.state())})
+      .Increment();
+  if (run_seconds >= 0) {
+    options_.metrics->job_duration.WithLabels({kind, device})
+        .Observe(run_seconds);
+  }
 }
 
 void JobManager::BeginDrain() {
@@ -92,7 +133,9 @@ Status JobManager::ValidateSpec(const v1::JobSpec& spec) const {
   const jobs::JobKind* kind = jobs::FindJobKind(spec);
   if (kind == nullptr) {
     return Error::InvalidArgument(
-        "spec.kind", "no job kind set; give one of: particles, pi");
+        "spec.kind",
+        "no job kind set; give one of: particles, pi, distance_matrix, knn, "
+        "wordcount, index, table");
   }
   if (!v1::Device_IsValid(spec.device())) {
     return Error::InvalidArgument("spec.device",
@@ -119,6 +162,9 @@ Status JobManager::ValidateSpec(const v1::JobSpec& spec) const {
             " bytes");
   }
   if (Status status = kind->Validate(spec, options_.limits); !status.ok()) {
+    return status;
+  }
+  if (Status status = ValidateDatasets(spec, *kind); !status.ok()) {
     return status;
   }
   if (spec.device() == v1::GPU && !options_.gpu_available) {
@@ -169,6 +215,19 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(const v1::JobSpec& spec) {
           "server log",
           ""};
     }
+    // Under mu_: a dataset cannot be deleted between this check and the
+    // job being indexed (DeleteDataset takes mu_ too).
+    if (Result<std::vector<std::string>> digests =
+            DatasetDigests(spec, *jobs::FindJobKind(spec));
+        !digests.ok()) {
+      return digests.error();
+    }
+    if (std::optional<std::string> key =
+            CacheKey(spec, *jobs::FindJobKind(spec))) {
+      if (std::optional<ResultCache::Entry> hit = cache_.Find(*key)) {
+        return SubmitCachedLocked(spec, *hit);
+      }
+    }
     job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
                                       options_.event_log);
     job->MarkQueued();
@@ -181,6 +240,9 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(const v1::JobSpec& spec) {
                       status.error().ToString());
         return status.error();
       }
+    }
+    if (options_.metrics != nullptr) {
+      options_.metrics->jobs_submitted.WithLabels({KindName(spec)}).Increment();
     }
     spdlog::info("job={} kind={} state=QUEUED priority={}", job->id(),
                  KindName(spec), spec.priority());
@@ -215,6 +277,7 @@ void JobManager::Journal(const JobRecord& job, const v1::JobResult* result) {
 }
 
 Status JobManager::Recover() {
+  if (Status status = datasets_->Open(); !status.ok()) return status;
   if (options_.journal_path.empty()) return {};
   Result<std::unique_ptr<core::Journal>> opened =
       core::Journal::Open(options_.journal_path, options_.journal_full_sync);
@@ -320,6 +383,7 @@ Result<std::shared_ptr<JobRecord>> JobManager::Cancel(const std::string& id) {
   job->cancel_flag().store(true);
   if (scheduler_.Remove(*job) && job->MarkCancelled("cancelled while queued")) {
     Journal(*job);
+    CountFinished(*job, -1);
     spdlog::info("job={} kind={} state=CANCELLED while=queued", job->id(),
                  KindName(job->spec()));
   }
@@ -327,6 +391,22 @@ Result<std::shared_ptr<JobRecord>> JobManager::Cancel(const std::string& id) {
 }
 
 Result<std::vector<v1::ResultChunk>> JobManager::ResultChunks(
+    const std::string& id, std::size_t chunk_bytes) const {
+  Result<std::unique_ptr<ResultChunkStream>> stream =
+      StreamResult(id, chunk_bytes);
+  if (!stream.ok()) return stream.error();
+  std::vector<v1::ResultChunk> chunks;
+  for (;;) {
+    v1::ResultChunk chunk;
+    Result<bool> more = stream.value()->Next(&chunk);
+    if (!more.ok()) return more.error();
+    if (!more.value()) break;
+    chunks.push_back(std::move(chunk));
+  }
+  return chunks;
+}
+
+Result<std::unique_ptr<ResultChunkStream>> JobManager::StreamResult(
     const std::string& id, std::size_t chunk_bytes) const {
   Result<std::shared_ptr<JobRecord>> found = Find(id);
   if (!found.ok()) return found.error();
@@ -338,29 +418,7 @@ Result<std::vector<v1::ResultChunk>> JobManager::ResultChunks(
                      "; only a SUCCEEDED job has a result",
                  "id"};
   }
-  std::vector<v1::ResultChunk> chunks;
-  if (result->has_particles() && result->ByteSizeLong() > chunk_bytes) {
-    const v1::ParticlesResult& all = result->particles();
-    const std::size_t per_chunk = std::max<std::size_t>(1, chunk_bytes / 16);
-    const std::size_t n = all.x_size();
-    for (std::size_t begin = 0; begin < n; begin += per_chunk) {
-      const std::size_t end = std::min(n, begin + per_chunk);
-      v1::ResultChunk& chunk = chunks.emplace_back();
-      v1::ParticlesResult* part = chunk.mutable_result()->mutable_particles();
-      part->mutable_x()->Add(all.x().begin() + begin, all.x().begin() + end);
-      part->mutable_y()->Add(all.y().begin() + begin, all.y().begin() + end);
-      part->set_offset(begin);
-      part->set_total_particles(all.total_particles());
-      part->set_steps(all.steps());
-    }
-  } else {
-    *chunks.emplace_back().mutable_result() = *result;
-  }
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
-    chunks[i].set_index(static_cast<std::uint32_t>(i));
-    chunks[i].set_last(i + 1 == chunks.size());
-  }
-  return chunks;
+  return StreamResultChunks(std::move(result), chunk_bytes, result_dir());
 }
 
 v1::Device JobManager::Place(const v1::JobSpec& spec,
@@ -383,6 +441,7 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
   if (job->cancel_flag().load() && job->cancel_requested().load()) {
     if (job->MarkCancelled("cancelled before it started")) {
       Journal(*job);
+      CountFinished(*job, -1);
       spdlog::info("job={} kind={} state=CANCELLED while=queued", job->id(),
                    kind_name);
     }
@@ -396,7 +455,7 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
                v1::Device_Name(device));
   const auto start = std::chrono::steady_clock::now();
 
-  RunContext context(job);
+  RunContext context(job, this);
   Result<v1::JobResult> result = Error{ErrorCode::kInternal, "not run", ""};
   try {
     result = kind.Run(job->spec(), device, context);
@@ -411,8 +470,15 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
           .count();
 
   if (result.ok()) {
-    if (job->MarkSucceeded(std::move(result.value())))
+    auto shared =
+        std::make_shared<const v1::JobResult>(std::move(result.value()));
+    // Cached before the terminal event: a client that saw it and submits
+    // the same job again gets the cached result.
+    RememberResult(*job, shared);
+    if (job->MarkSucceeded(shared, FullResultBytes(*shared))) {
       Journal(*job, job->result().get());
+      CountFinished(*job, seconds);
+    }
     spdlog::info("job={} kind={} state=SUCCEEDED seconds={:.6f}", job->id(),
                  kind_name, seconds);
   } else if (result.error().code == ErrorCode::kCancelled &&
@@ -423,13 +489,18 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
         "job={} kind={} stopped by shutdown; it will run again after a restart",
         job->id(), kind_name);
   } else if (result.error().code == ErrorCode::kCancelled) {
-    if (job->MarkCancelled("cancelled while running")) Journal(*job);
+    if (job->MarkCancelled("cancelled while running")) {
+      Journal(*job);
+      CountFinished(*job, seconds);
+    }
     spdlog::info("job={} kind={} state=CANCELLED while=running seconds={:.6f}",
                  job->id(), kind_name, seconds);
   } else {
     const Error& error = result.error();
-    if (job->MarkFailed(ErrorCodeName(error.code), error.ToString()))
+    if (job->MarkFailed(ErrorCodeName(error.code), error.ToString())) {
       Journal(*job);
+      CountFinished(*job, seconds);
+    }
     spdlog::warn("job={} kind={} state=FAILED code={} reason=\"{}\"", job->id(),
                  kind_name, ErrorCodeName(error.code), error.ToString());
   }

@@ -7,16 +7,21 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "compute/common/status.h"
 #include "impulse/v1/jobs.pb.h"
+#include "server/core/dataset_store.h"
 #include "server/core/job_record.h"
 #include "server/core/journal.h"
+#include "server/core/result_cache.h"
+#include "server/core/result_chunks.h"
 #include "server/core/scheduler.h"
 #include "server/jobs/job_kind.h"
+#include "server/metrics/server_metrics.h"
 
 namespace impulse::core {
 
@@ -31,6 +36,14 @@ struct JobManagerOptions {
   // SQLite journal file; empty = jobs live in memory only.
   std::string journal_path;
   bool journal_full_sync = false;
+  // Datasets live under <storage_dir>/datasets and large results under
+  // <storage_dir>/results; empty = no datasets (analytics jobs refused).
+  std::string storage_dir;
+  std::uint64_t max_dataset_bytes = std::uint64_t{2} << 30;
+  // Result cache budget in encoded result bytes; 0 = no cache.
+  std::uint64_t result_cache_bytes = 256 << 20;
+  // Where job counters and durations go; null = not counted.
+  metrics::ServerMetrics* metrics = nullptr;
 };
 
 class JobManager {
@@ -65,6 +78,18 @@ class JobManager {
   // The result of a SUCCEEDED job split into chunks of about `chunk_bytes`.
   Result<std::vector<v1::ResultChunk>> ResultChunks(
       const std::string& id, std::size_t chunk_bytes) const;
+  // The same chunks one at a time (large results are never copied whole).
+  Result<std::unique_ptr<ResultChunkStream>> StreamResult(
+      const std::string& id, std::size_t chunk_bytes) const;
+
+  // Datasets (job_manager_datasets.cc). Upload and list go to the store;
+  // deleting checks first that no queued or running job uses the dataset
+  // (kFailedPrecondition naming the job).
+  DatasetStore& datasets() { return *datasets_; }
+  Result<v1::Dataset> DeleteDataset(const std::string& name);
+  // In-memory named indexes built by `index` jobs.
+  jobs::IndexRegistry& indexes() { return indexes_; }
+  ResultCache& result_cache() { return cache_; }
 
   // Wakes every coroutine parked on any job's event log (shutdown).
   void WakeAllWatchers();
@@ -72,6 +97,11 @@ class JobManager {
   Status ValidateSpec(const v1::JobSpec& spec) const;
   std::size_t queued() const { return scheduler_.queued(); }
   std::size_t running() const { return scheduler_.running(); }
+  std::size_t running_gpu() const { return scheduler_.running_gpu(); }
+  // Busy fraction of the CPU job slots, 0..1.
+  double cpu_utilization() const;
+  // Jobs that reached a terminal state since start (for jobs/s).
+  std::uint64_t finished() const { return finished_.load(); }
   int cpu_threads() const { return scheduler_.cpu_threads(); }
 
  private:
@@ -82,7 +112,24 @@ class JobManager {
   // manager not ready so it refuses new work.
   void Journal(const JobRecord& job, const v1::JobResult* result = nullptr);
   void Index(const std::shared_ptr<JobRecord>& job);  // under mu_
+  // Counts a job that reached a terminal state.
+  void CountFinished(const JobRecord& job, double run_seconds);
   std::string NewJobId();
+  // Datasets (job_manager_datasets.cc): existence and metadata checks for
+  // Validate; the digests of a spec's datasets; the cache key of a spec
+  // (nullopt: not cacheable); a job answered from the cache (under mu_).
+  Status ValidateDatasets(const v1::JobSpec& spec,
+                          const jobs::JobKind& kind) const;
+  Result<std::vector<std::string>> DatasetDigests(
+      const v1::JobSpec& spec, const jobs::JobKind& kind) const;
+  std::optional<std::string> CacheKey(const v1::JobSpec& spec,
+                                      const jobs::JobKind& kind) const;
+  Result<std::shared_ptr<JobRecord>> SubmitCachedLocked(
+      const v1::JobSpec& spec, const ResultCache::Entry& hit);
+  // Stores a finished job's result and returns its encoded size.
+  void RememberResult(const JobRecord& job,
+                      std::shared_ptr<const v1::JobResult> result);
+  std::string result_dir() const;
 
   const JobManagerOptions options_;
 
@@ -97,6 +144,10 @@ class JobManager {
   std::unique_ptr<core::Journal> journal_;
   std::atomic<bool> journal_ok_{true};
   std::atomic<bool> draining_{false};
+  std::unique_ptr<DatasetStore> datasets_;
+  jobs::IndexRegistry indexes_;
+  ResultCache cache_;
+  std::atomic<std::uint64_t> finished_{0};
 
   // Declared last: destroyed first, so running jobs finish while the maps
   // above are still alive.

@@ -102,11 +102,26 @@ bool JobRecord::MarkRunning(v1::Device placed_on) {
 }
 
 bool JobRecord::MarkSucceeded(v1::JobResult result) {
+  return MarkSucceeded(std::make_shared<const v1::JobResult>(std::move(result)),
+                       0);
+}
+
+bool JobRecord::MarkSucceeded(std::shared_ptr<const v1::JobResult> result,
+                              std::uint64_t result_bytes,
+                              const std::string& cached_from) {
   std::unique_lock lock(mu_);
   if (IsTerminal(job_.state())) return false;
-  job_.set_result_bytes(result.ByteSizeLong());
-  result_ = std::make_shared<const v1::JobResult>(std::move(result));
-  return FinishLocked(lock, v1::SUCCEEDED, "", "");
+  job_.set_result_bytes(result_bytes != 0 ? result_bytes
+                                          : result->ByteSizeLong());
+  result_ = std::move(result);
+  if (!cached_from.empty()) {
+    job_.set_cached(true);
+    job_.set_cached_from(cached_from);
+  }
+  return FinishLocked(lock, v1::SUCCEEDED, "", "",
+                      cached_from.empty() ? ""
+                                          : "result from the cache (job " +
+                                                cached_from + " computed it)");
 }
 
 bool JobRecord::MarkFailed(const std::string& code,
@@ -122,7 +137,8 @@ bool JobRecord::MarkCancelled(const std::string& message) {
 
 bool JobRecord::FinishLocked(std::unique_lock<std::mutex>& lock,
                              v1::JobState state, const std::string& code,
-                             const std::string& message) {
+                             const std::string& message,
+                             const std::string& note) {
   if (IsTerminal(job_.state())) return false;
   job_.set_state(state);
   *job_.mutable_end_time() = Now();
@@ -134,7 +150,7 @@ bool JobRecord::FinishLocked(std::unique_lock<std::mutex>& lock,
     *job_.mutable_error() = error;
   }
   lock.unlock();
-  AppendStateEvent(state, code.empty() ? nullptr : &error, "");
+  AppendStateEvent(state, code.empty() ? nullptr : &error, note);
   return true;
 }
 

@@ -42,13 +42,20 @@ class JobRecord {
                std::shared_ptr<const v1::JobResult> result);
   bool MarkRunning(v1::Device placed_on);
   bool MarkSucceeded(v1::JobResult result);
+  // Succeeds with a shared result: `result_bytes` is its whole encoded size
+  // (0 = measure it; larger when rows live in a file), `cached_from` the job
+  // that computed it when it came from the result cache.
+  bool MarkSucceeded(std::shared_ptr<const v1::JobResult> result,
+                     std::uint64_t result_bytes,
+                     const std::string& cached_from = "");
   bool MarkFailed(const std::string& code, const std::string& message);
   bool MarkCancelled(const std::string& message);
   void SetProgress(double fraction);
 
  private:
   bool FinishLocked(std::unique_lock<std::mutex>& lock, v1::JobState state,
-                    const std::string& code, const std::string& message);
+                    const std::string& code, const std::string& message,
+                    const std::string& note = "");
   void AppendStateEvent(v1::JobState state, const v1::JobError* error,
                         const std::string& message);
 

@@ -92,6 +92,11 @@ std::size_t Scheduler::running() const {
   return running_ + running_gpu_;
 }
 
+std::size_t Scheduler::running_gpu() const {
+  std::lock_guard lock(mu_);
+  return running_gpu_;
+}
+
 void Scheduler::PumpLocked() {
   while (!paused_ && running_ < max_running_ && !queue_.empty()) {
     std::shared_ptr<JobRecord> job = *queue_.begin();

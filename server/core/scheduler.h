@@ -49,6 +49,8 @@ class Scheduler {
 
   std::size_t queued() const;
   std::size_t running() const;
+  std::size_t running_gpu() const;
+  std::size_t max_running() const { return max_running_; }
   int cpu_threads() const { return cpu_threads_; }
 
  private:

@@ -144,6 +144,30 @@ auto Write(grpc::ServerAsyncWriter<Message>& writer, const Message& message,
       std::forward<CompletionToken>(token));
 }
 
+// Reads the next message of a client-streaming call; completes with false
+// when the client has finished sending (or the call ended).
+template <typename Response, typename Request, typename CompletionToken>
+auto Read(grpc::ServerAsyncReader<Response, Request>& reader, Request* message,
+          CompletionToken&& token) {
+  return AsyncGrpc([&reader, message](void* tag) { reader.Read(message, tag); },
+                   std::forward<CompletionToken>(token));
+}
+
+template <typename Response, typename Request, typename CompletionToken>
+auto FinishReader(grpc::ServerAsyncReader<Response, Request>& reader,
+                  const Response& response, const grpc::Status& status,
+                  CompletionToken&& token) {
+  return AsyncGrpc(
+      [&reader, &response, status](void* tag) {
+        if (status.ok()) {
+          reader.Finish(response, status, tag);
+        } else {
+          reader.FinishWithError(status, tag);
+        }
+      },
+      std::forward<CompletionToken>(token));
+}
+
 template <typename Message, typename CompletionToken>
 auto FinishStream(grpc::ServerAsyncWriter<Message>& writer,
                   const grpc::Status& status, CompletionToken&& token) {

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "server/edge/error_mapping.h"
+#include "server/grpc/dataset_handlers.h"
 #include "server/grpc/grpc_operation.h"
 #include "server/grpc/rpc_loops.h"
 
@@ -51,8 +52,9 @@ awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
 }  // namespace
 
 JobServiceHandlers::JobServiceHandlers(core::JobManager& manager,
-                                       asio::any_io_executor executor)
-    : manager_(manager), executor_(std::move(executor)) {}
+                                       asio::any_io_executor executor,
+                                       metrics::ServerMetrics* metrics)
+    : manager_(manager), executor_(std::move(executor)), metrics_(metrics) {}
 
 void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
                                int listeners_per_method) {
@@ -90,26 +92,35 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
     out = job.value()->ToProto(/*with_result=*/true);
     return grpc::Status::OK;
   };
-  auto watch = [manager](StreamCall<v1::WatchRequest, v1::JobEvent>& call)
+  metrics::Gauge* watchers =
+      metrics_ != nullptr ? &metrics_->active_watchers : nullptr;
+  auto watch = [manager,
+                watchers](StreamCall<v1::WatchRequest, v1::JobEvent>& call)
       -> awaitable<grpc::Status> {
     auto job = manager->Find(call.request.id());
     if (!job.ok()) co_return StatusOf(job.error(), call.context);
+    ScopedGaugeIncrement watching(watchers);
     co_await StreamEvents(call, job.value(), call.request.after_seq());
     co_return grpc::Status::OK;
   };
-  auto run = [manager](StreamCall<v1::RunRequest, v1::JobEvent>& call)
+  auto run = [manager, watchers](StreamCall<v1::RunRequest, v1::JobEvent>& call)
       -> awaitable<grpc::Status> {
     auto job = manager->Submit(call.request.spec());
     if (!job.ok()) co_return StatusOf(job.error(), call.context);
+    ScopedGaugeIncrement watching(watchers);
     co_await StreamEvents(call, job.value(), 0);
     co_return grpc::Status::OK;
   };
   auto get_result =
       [manager](StreamCall<v1::GetResultRequest, v1::ResultChunk>& call)
       -> awaitable<grpc::Status> {
-    auto chunks = manager->ResultChunks(call.request.id(), kResultChunkBytes);
+    auto chunks = manager->StreamResult(call.request.id(), kResultChunkBytes);
     if (!chunks.ok()) co_return StatusOf(chunks.error(), call.context);
-    for (const v1::ResultChunk& chunk : chunks.value()) {
+    v1::ResultChunk chunk;
+    for (;;) {
+      Result<bool> more = chunks.value()->Next(&chunk);
+      if (!more.ok()) co_return StatusOf(more.error(), call.context);
+      if (!more.value()) break;
       if (!co_await Write(call.writer, chunk, use_awaitable)) break;
     }
     co_return grpc::Status::OK;
@@ -118,34 +129,42 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
   for (int i = 0; i < listeners_per_method; ++i) {
     asio::co_spawn(ex,
                    ServeUnary<v1::SubmitRequest, v1::Job>(
-                       gate_, service, &Service::RequestSubmit, cq, submit),
+                       gate_, RpcMetrics{metrics_, "Submit"}, service,
+                       &Service::RequestSubmit, cq, submit),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeUnary<v1::GetJobRequest, v1::Job>(
-                       gate_, service, &Service::RequestGet, cq, get),
+                       gate_, RpcMetrics{metrics_, "Get"}, service,
+                       &Service::RequestGet, cq, get),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeUnary<v1::ListJobsRequest, v1::ListJobsResponse>(
-                       gate_, service, &Service::RequestList, cq, list),
+                       gate_, RpcMetrics{metrics_, "List"}, service,
+                       &Service::RequestList, cq, list),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeUnary<v1::CancelJobRequest, v1::Job>(
-                       gate_, service, &Service::RequestCancel, cq, cancel),
+                       gate_, RpcMetrics{metrics_, "Cancel"}, service,
+                       &Service::RequestCancel, cq, cancel),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeStream<v1::WatchRequest, v1::JobEvent>(
-                       gate_, service, &Service::RequestWatch, cq, watch),
+                       gate_, RpcMetrics{metrics_, "Watch"}, service,
+                       &Service::RequestWatch, cq, watch),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeStream<v1::RunRequest, v1::JobEvent>(
-                       gate_, service, &Service::RequestRun, cq, run),
+                       gate_, RpcMetrics{metrics_, "Run"}, service,
+                       &Service::RequestRun, cq, run),
                    asio::detached);
-    asio::co_spawn(
-        ex,
-        ServeStream<v1::GetResultRequest, v1::ResultChunk>(
-            gate_, service, &Service::RequestGetResult, cq, get_result),
-        asio::detached);
+    asio::co_spawn(ex,
+                   ServeStream<v1::GetResultRequest, v1::ResultChunk>(
+                       gate_, RpcMetrics{metrics_, "Get"}, service,
+                       &Service::RequestGetResult, cq, get_result),
+                   asio::detached);
   }
+  StartDatasetHandlers(gate_, service, cq, manager_, ex, listeners_per_method,
+                       metrics_);
 }
 
 }  // namespace impulse::grpc_bridge

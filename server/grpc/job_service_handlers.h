@@ -10,13 +10,15 @@
 #include "impulse/v1/jobs.grpc.pb.h"
 #include "server/core/job_manager.h"
 #include "server/grpc/grpc_operation.h"
+#include "server/metrics/server_metrics.h"
 
 namespace impulse::grpc_bridge {
 
 class JobServiceHandlers {
  public:
   JobServiceHandlers(core::JobManager& manager,
-                     boost::asio::any_io_executor executor);
+                     boost::asio::any_io_executor executor,
+                     metrics::ServerMetrics* metrics = nullptr);
 
   // Registers the async service on the builder (before BuildAndStart).
   void Register(grpc::ServerBuilder& builder) {
@@ -32,6 +34,7 @@ class JobServiceHandlers {
  private:
   core::JobManager& manager_;
   boost::asio::any_io_executor executor_;
+  metrics::ServerMetrics* metrics_;
   v1::JobService::AsyncService service_;
   AcceptGate gate_;
 };

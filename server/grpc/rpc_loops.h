@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,8 +17,42 @@
 #include "compute/common/status.h"
 #include "server/edge/error_mapping.h"
 #include "server/grpc/grpc_operation.h"
+#include "server/metrics/server_metrics.h"
 
 namespace impulse::grpc_bridge {
+
+// Counts an open stream (a watcher) for as long as it lives.
+class ScopedGaugeIncrement {
+ public:
+  explicit ScopedGaugeIncrement(metrics::Gauge* gauge) : gauge_(gauge) {
+    if (gauge_ != nullptr) gauge_->Increment();
+  }
+  ~ScopedGaugeIncrement() {
+    if (gauge_ != nullptr) gauge_->Decrement();
+  }
+  ScopedGaugeIncrement(const ScopedGaugeIncrement&) = delete;
+  ScopedGaugeIncrement& operator=(const ScopedGaugeIncrement&) = delete;
+
+ private:
+  metrics::Gauge* gauge_;
+};
+
+// Counts calls of one method into the server's metrics (when there are any).
+struct RpcMetrics {
+  metrics::ServerMetrics* metrics = nullptr;
+  const char* method = "";
+
+  void Record(const grpc::Status& status,
+              std::chrono::steady_clock::time_point start) const {
+    if (metrics == nullptr) return;
+    metrics->grpc_requests
+        .WithLabels({method, StatusCodeName(status.error_code())})
+        .Increment();
+    metrics->grpc_request_duration.WithLabels({method}).ObserveDuration(
+        std::chrono::steady_clock::now() - start);
+  }
+  static const char* StatusCodeName(grpc::StatusCode code);
+};
 
 template <typename Request, typename Response>
 struct UnaryCall {
@@ -51,6 +86,18 @@ struct StreamCall {
   }
 };
 
+// A client-streaming call (e.g. an upload): the handler reads messages until
+// the client is done, then answers once. `done` turns true when the call
+// ends for any reason, so a handler can tell a cancelled client from one that
+// finished sending.
+template <typename Request, typename Response>
+struct ClientStreamCall {
+  grpc::ServerContext context;
+  grpc::ServerAsyncReader<Response, Request> reader{&context};
+  std::atomic<bool> done{false};
+  void OnDone() { done.store(true); }
+};
+
 template <typename Call>
 class DoneOperation final : public Operation {
  public:
@@ -79,8 +126,8 @@ inline grpc::Status StatusOf(const Error& error, grpc::ServerContext& context) {
 // Parameters are by value: they live in the coroutine frame.
 template <typename Request, typename Response, typename Service,
           typename Method, typename Fn>
-boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, Service* service,
-                                        Method method,
+boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, RpcMetrics stats,
+                                        Service* service, Method method,
                                         grpc::ServerCompletionQueue* cq,
                                         Fn fn) {
   auto ex = co_await boost::asio::this_coro::executor;
@@ -94,11 +141,13 @@ boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, Service* service,
     // Spawned onto the io_context: the call's gRPC steps resume there.
     boost::asio::co_spawn(
         ex,
-        [call = std::move(call), fn]() -> boost::asio::awaitable<void> {
+        [call = std::move(call), fn, stats]() -> boost::asio::awaitable<void> {
+          const auto start = std::chrono::steady_clock::now();
           Response response;
           grpc::Status status = fn(*call, response);
           co_await FinishUnary(call->responder, response, status,
                                boost::asio::use_awaitable);
+          stats.Record(status, start);
         },
         boost::asio::detached);
   }
@@ -106,8 +155,8 @@ boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, Service* service,
 
 template <typename Request, typename Message, typename Service, typename Method,
           typename Fn>
-boost::asio::awaitable<void> ServeStream(AcceptGate& gate, Service* service,
-                                         Method method,
+boost::asio::awaitable<void> ServeStream(AcceptGate& gate, RpcMetrics stats,
+                                         Service* service, Method method,
                                          grpc::ServerCompletionQueue* cq,
                                          Fn fn) {
   using Call = StreamCall<Request, Message>;
@@ -124,12 +173,66 @@ boost::asio::awaitable<void> ServeStream(AcceptGate& gate, Service* service,
     }
     boost::asio::co_spawn(
         ex,
-        [call, fn]() -> boost::asio::awaitable<void> {
+        [call, fn, stats]() -> boost::asio::awaitable<void> {
+          const auto start = std::chrono::steady_clock::now();
           grpc::Status status = co_await fn(*call);
-          if (!call->done.load()) {
+          if (call->done.load()) {
+            status = grpc::Status(grpc::StatusCode::CANCELLED,
+                                  "call ended by the client");
+          } else {
             co_await FinishStream(call->writer, status,
                                   boost::asio::use_awaitable);
           }
+          stats.Record(status, start);
+        },
+        boost::asio::detached);
+  }
+}
+
+// Like ServeUnary for a client-streaming method: `fn(call, response)` is a
+// coroutine returning the status; it reads the call's messages itself.
+template <typename Request, typename Response, typename Service,
+          typename Method, typename Fn>
+boost::asio::awaitable<void> ServeClientStream(AcceptGate& gate,
+                                               RpcMetrics stats,
+                                               Service* service, Method method,
+                                               grpc::ServerCompletionQueue* cq,
+                                               Fn fn) {
+  using Call = ClientStreamCall<Request, Response>;
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (;;) {
+    auto call = std::make_shared<Call>();
+    auto* done = new DoneOperation<Call>(call);
+    call->context.AsyncNotifyWhenDone(done->tag());
+    // The start function is named, not a temporary of the co_await
+    // expression: GCC 12 destroys those twice.
+    Call* raw = call.get();
+    auto start = [&gate, service, method, cq, raw](void* tag) {
+      const bool requested = gate.RunIfOpen([&] {
+        (service->*method)(&raw->context, &raw->reader, cq, cq, tag);
+      });
+      if (!requested) static_cast<Operation*>(tag)->Complete(false);
+    };
+    const bool started =
+        co_await AsyncGrpc(std::move(start), boost::asio::use_awaitable);
+    if (!started) {
+      delete done;  // the call never started, so gRPC will not deliver it
+      co_return;
+    }
+    boost::asio::co_spawn(
+        ex,
+        [call, fn, stats]() -> boost::asio::awaitable<void> {
+          const auto start = std::chrono::steady_clock::now();
+          Response response;
+          grpc::Status status = co_await fn(*call, response);
+          if (call->done.load()) {
+            status = grpc::Status(grpc::StatusCode::CANCELLED,
+                                  "call ended by the client");
+          } else {
+            co_await FinishReader(call->reader, response, status,
+                                  boost::asio::use_awaitable);
+          }
+          stats.Record(status, start);
         },
         boost::asio::detached);
   }

@@ -15,7 +15,7 @@ fail() {
   failures=$((failures + 1))
 }
 
-"$impulsed" --grpc_listen=127.0.0.1:0 --data_dir="$tmp/data" \
+"$impulsed" --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --data_dir="$tmp/data" \
   --drain_timeout_ms=500 >"$log" 2>&1 &
 server_pid=$!
 stop_server() {
@@ -26,7 +26,7 @@ trap stop_server EXIT
 # The server logs "... port=NNNN ..." once it listens.
 port=""
 for _ in $(seq 1 200); do
-  port=$(sed -n 's/.* port=\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+  port=$(sed -n 's/.*impulsed serving .* port=\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
   [[ -n "$port" ]] && break
   if ! kill -0 "$server_pid" 2>/dev/null; then
     cat "$log" >&2

@@ -55,8 +55,12 @@ class ServerProcess {
         "--grpc_listen=127.0.0.1:" + std::to_string(port_);
     const std::string data = "--data_dir=" + data_dir_;
     const std::string log = data_dir_ + "/server.log";
-    std::vector<std::string> args = {"server/impulsed", listen, data,
-                                     "--cpu_threads=2", "--log_level=warn"};
+    std::vector<std::string> args = {"server/impulsed",
+                                     listen,
+                                     data,
+                                     "--http_listen=127.0.0.1:0",
+                                     "--cpu_threads=2",
+                                     "--log_level=warn"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

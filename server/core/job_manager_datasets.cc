@@ -1,0 +1,122 @@
+// JobManager's dataset side: the checks Submit makes on the datasets a spec
+// names, deleting datasets no job needs, and the result cache.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "server/core/job_manager.h"
+
+namespace impulse::core {
+namespace {
+
+bool Uses(const jobs::JobKind& kind, const v1::JobSpec& spec,
+          const std::string& name) {
+  for (const jobs::DatasetUse& use : kind.DatasetsUsed(spec)) {
+    if (use.name == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string JobManager::result_dir() const {
+  if (options_.storage_dir.empty()) return "";
+  return (std::filesystem::path(options_.storage_dir) / "results").string();
+}
+
+Status JobManager::ValidateDatasets(const v1::JobSpec& spec,
+                                    const jobs::JobKind& kind) const {
+  const std::vector<jobs::DatasetUse> uses = kind.DatasetsUsed(spec);
+  if (uses.empty()) return {};
+  std::vector<v1::Dataset> infos;
+  for (const jobs::DatasetUse& use : uses) {
+    if (Status status = jobs::ValidateName(use.name, use.field); !status.ok()) {
+      return status;
+    }
+    if (!datasets_->enabled()) {
+      return Error{ErrorCode::kFailedPrecondition,
+                   "this server keeps no datasets (started without a data "
+                   "directory)",
+                   use.field};
+    }
+    Result<v1::Dataset> found = datasets_->Find(use.name, use.field);
+    if (!found.ok()) return found.error();
+    infos.push_back(std::move(found.value()));
+  }
+  return kind.ValidateDatasets(spec, options_.limits, infos);
+}
+
+Result<std::vector<std::string>> JobManager::DatasetDigests(
+    const v1::JobSpec& spec, const jobs::JobKind& kind) const {
+  std::vector<std::string> digests;
+  for (const jobs::DatasetUse& use : kind.DatasetsUsed(spec)) {
+    Result<v1::Dataset> found = datasets_->Find(use.name, use.field);
+    if (!found.ok()) return found.error();
+    digests.push_back(found.value().sha256());
+  }
+  return digests;
+}
+
+std::optional<std::string> JobManager::CacheKey(
+    const v1::JobSpec& spec, const jobs::JobKind& kind) const {
+  if (spec.no_cache() || !kind.Cacheable() || !cache_.enabled()) {
+    return std::nullopt;
+  }
+  Result<std::vector<std::string>> digests = DatasetDigests(spec, kind);
+  if (!digests.ok()) return std::nullopt;
+  return ResultCache::Key(spec, digests.value());
+}
+
+Result<std::shared_ptr<JobRecord>> JobManager::SubmitCachedLocked(
+    const v1::JobSpec& spec, const ResultCache::Entry& hit) {
+  auto job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
+                                         options_.event_log);
+  job->MarkQueued();
+  if (journal_ != nullptr) {
+    if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
+        !status.ok()) {
+      journal_ok_ = false;
+      spdlog::error("journal failed; refusing new work: {}",
+                    status.error().ToString());
+      return status.error();
+    }
+  }
+  job->MarkSucceeded(hit.result, FullResultBytes(*hit.result), hit.job_id);
+  Journal(*job, hit.result.get());
+  Index(job);
+  CountFinished(*job, 0);
+  spdlog::info("job={} kind={} state=SUCCEEDED cached_from={}", job->id(),
+               jobs::FindJobKind(spec)->name(), hit.job_id);
+  return job;
+}
+
+void JobManager::RememberResult(const JobRecord& job,
+                                std::shared_ptr<const v1::JobResult> result) {
+  const jobs::JobKind* kind = jobs::FindJobKind(job.spec());
+  if (kind == nullptr) return;
+  if (std::optional<std::string> key = CacheKey(job.spec(), *kind)) {
+    cache_.Insert(*key, ResultCache::Entry{std::move(result), job.id()});
+  }
+}
+
+Result<v1::Dataset> JobManager::DeleteDataset(const std::string& name) {
+  if (Status status = jobs::ValidateName(name, "name"); !status.ok()) {
+    return status.error();
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& [ordinal, job] : by_ordinal_) {
+    const v1::JobState state = job->state();
+    if (IsTerminal(state)) continue;
+    const jobs::JobKind* kind = jobs::FindJobKind(job->spec());
+    if (kind != nullptr && Uses(*kind, job->spec(), name)) {
+      return Error{ErrorCode::kFailedPrecondition,
+                   "dataset '" + name + "' is in use by job " + job->id() +
+                       " (" + v1::JobState_Name(state) +
+                       "); cancel the job or wait for it to finish",
+                   "name"};
+    }
+  }
+  return datasets_->Delete(name);
+}
+
+}  // namespace impulse::core

@@ -1,0 +1,273 @@
+#include "server/jobs/dataset_formats.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "compute/analytics/csv.h"
+
+namespace impulse::jobs {
+namespace {
+
+Error DataError(std::string message) {
+  return Error::InvalidArgument("data", std::move(message));
+}
+
+// The first CSV record (the header), without its line break; quoted line
+// breaks stay inside.
+std::string_view FirstRecord(std::string_view text) {
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') quoted = !quoted;
+    if (c == '\n' && !quoted) return text.substr(0, i);
+  }
+  return text;
+}
+
+// Records after the first, counting non-empty lines outside quotes.
+std::uint64_t CountCsvDataRows(std::string_view text) {
+  std::uint64_t records = 0;
+  bool quoted = false;
+  bool line_has_content = false;
+  for (char c : text) {
+    if (c == '"') quoted = !quoted;
+    if (c == '\n' && !quoted) {
+      records += line_has_content ? 1 : 0;
+      line_has_content = false;
+    } else if (c != '\r') {
+      line_has_content = true;
+    }
+  }
+  records += line_has_content ? 1 : 0;
+  return records == 0 ? 0 : records - 1;
+}
+
+bool AllNumeric(const analytics::Table& table) {
+  for (const analytics::Column& column : table.columns) {
+    if (column.type == analytics::ColumnType::kString) return false;
+  }
+  return !table.columns.empty();
+}
+
+// The header of a CSV as column names (via the CSV parser, so quoting and
+// duplicate names are checked like everywhere else).
+Result<analytics::Table> ParseHeader(std::string_view text, bool names) {
+  analytics::CsvOptions options;
+  options.has_header = names;
+  std::string_view header = FirstRecord(text);
+  if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
+  Result<analytics::Table> table = analytics::ParseCsv(header, options);
+  if (!table.ok()) return Error::InvalidArgument("data", table.error().message);
+  return table;
+}
+
+struct PointsCsv {
+  std::vector<double> values;
+  std::size_t dims = 0;
+  std::vector<std::string> columns;
+};
+
+// POINTS_CSV: a header row of names is optional (a first row of numbers is
+// data); every value must be a number.
+Result<PointsCsv> ParsePointsCsv(std::string_view text,
+                                 const RunControl& control) {
+  bool blank = true;
+  for (char c : text) {
+    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') {
+      blank = false;
+      break;
+    }
+  }
+  if (blank) return PointsCsv{};
+  Result<analytics::Table> first = ParseHeader(text, /*names=*/false);
+  if (!first.ok()) return first.error();
+  const bool has_header = !AllNumeric(first.value());
+  analytics::CsvOptions options;
+  options.has_header = has_header;
+  if (has_header) {
+    Result<analytics::Table> header = ParseHeader(text, /*names=*/true);
+    if (!header.ok()) return header.error();
+    for (const analytics::Column& column : header.value().columns) {
+      options.column_types.emplace_back(column.name,
+                                        analytics::ColumnType::kDouble);
+    }
+  } else {
+    for (std::size_t i = 0; i < first.value().num_columns(); ++i) {
+      options.column_types.emplace_back("c" + std::to_string(i),
+                                        analytics::ColumnType::kDouble);
+    }
+  }
+  Result<analytics::Table> parsed = analytics::ParseCsv(text, options, control);
+  if (!parsed.ok()) {
+    if (parsed.error().code == ErrorCode::kCancelled) return parsed.error();
+    return DataError(parsed.error().message);
+  }
+  const analytics::Table& table = parsed.value();
+  PointsCsv points;
+  points.dims = table.num_columns();
+  const std::size_t n = table.num_rows();
+  points.values.resize(n * points.dims);
+  for (std::size_t c = 0; c < points.dims; ++c) {
+    const analytics::Column& column = table.columns[c];
+    if (has_header) points.columns.push_back(column.name);
+    for (std::size_t r = 0; r < n; ++r) {
+      if (column.is_null(r)) {
+        return DataError("row " + std::to_string(r + (has_header ? 2 : 1)) +
+                         ", column '" + column.name +
+                         "': empty value; every coordinate must be a number");
+      }
+      const double v = column.doubles[r];
+      if (!std::isfinite(v)) {
+        return DataError("row " + std::to_string(r + (has_header ? 2 : 1)) +
+                         ", column '" + column.name + "': not a finite number");
+      }
+      points.values[r * points.dims + c] = v;
+    }
+  }
+  return points;
+}
+
+std::string FormatName(v1::DatasetFormat format) {
+  return v1::DatasetFormat_Name(format);
+}
+
+}  // namespace
+
+std::uint64_t CountLines(std::string_view text) {
+  if (text.empty()) return 0;
+  std::uint64_t lines = 0;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while ((p = static_cast<const char*>(std::memchr(p, '\n', end - p))) !=
+         nullptr) {
+    ++lines;
+    ++p;
+  }
+  if (text.back() != '\n') ++lines;
+  return lines;
+}
+
+Result<ContentSummary> InspectContent(v1::DatasetFormat format,
+                                      std::uint32_t dims,
+                                      std::string_view bytes,
+                                      const RunControl& control) {
+  ContentSummary summary;
+  switch (format) {
+    case v1::TEXT:
+      summary.rows = CountLines(bytes);
+      return summary;
+    case v1::CSV: {
+      if (FirstRecord(bytes).find_first_not_of(" \t\r") ==
+          std::string_view::npos) {
+        return DataError(
+            "a CSV dataset needs a header row (column names) on its first "
+            "line");
+      }
+      Result<analytics::Table> header = ParseHeader(bytes, /*names=*/true);
+      if (!header.ok()) return header.error();
+      for (const analytics::Column& column : header.value().columns) {
+        summary.columns.push_back(column.name);
+      }
+      summary.rows = CountCsvDataRows(bytes);
+      return summary;
+    }
+    case v1::POINTS_F64: {
+      if (dims == 0) {
+        return Error::InvalidArgument(
+            "header.dims", "POINTS_F64 needs dims (coordinates per point)");
+      }
+      const std::size_t point_bytes = sizeof(double) * dims;
+      if (bytes.size() % point_bytes != 0) {
+        return DataError(std::to_string(bytes.size()) +
+                         " bytes is not a multiple of " +
+                         std::to_string(point_bytes) +
+                         " (8 * dims): not a whole number of points of " +
+                         std::to_string(dims) + " float64 values");
+      }
+      const std::size_t count = bytes.size() / sizeof(double);
+      for (std::size_t i = 0; i < count; ++i) {
+        double v;
+        std::memcpy(&v, bytes.data() + i * sizeof(double), sizeof v);
+        if (!std::isfinite(v)) {
+          return DataError("point " + std::to_string(i / dims) +
+                           ", coordinate " + std::to_string(i % dims) +
+                           ": not a finite number");
+        }
+      }
+      summary.dims = dims;
+      summary.rows = bytes.size() / point_bytes;
+      return summary;
+    }
+    case v1::POINTS_CSV: {
+      Result<PointsCsv> points = ParsePointsCsv(bytes, control);
+      if (!points.ok()) return points.error();
+      if (dims != 0 && points.value().dims != 0 &&
+          points.value().dims != dims) {
+        return Error::InvalidArgument(
+            "header.dims", "is " + std::to_string(dims) + " but the CSV has " +
+                               std::to_string(points.value().dims) +
+                               " columns");
+      }
+      summary.dims =
+          points.value().dims != 0 ? points.value().dims : std::max(dims, 1u);
+      summary.rows = points.value().dims == 0
+                         ? 0
+                         : points.value().values.size() / points.value().dims;
+      summary.columns = std::move(points.value().columns);
+      return summary;
+    }
+    default:
+      return Error::InvalidArgument(
+          "header.format", "give one of TEXT, CSV, POINTS_F64, POINTS_CSV");
+  }
+}
+
+Status RequireFormat(const v1::Dataset& dataset,
+                     std::initializer_list<v1::DatasetFormat> formats,
+                     const std::string& field) {
+  std::string names;
+  for (v1::DatasetFormat format : formats) {
+    if (dataset.format() == format) return {};
+    if (!names.empty()) names += " or ";
+    names += FormatName(format);
+  }
+  return Error::InvalidArgument(field, "dataset '" + dataset.name() + "' is " +
+                                           FormatName(dataset.format()) +
+                                           "; this job needs " + names);
+}
+
+Result<std::unique_ptr<Points>> LoadPoints(const DatasetContent& dataset,
+                                           const std::string& field) {
+  if (Status status =
+          RequireFormat(dataset.info, {v1::POINTS_F64, v1::POINTS_CSV}, field);
+      !status.ok()) {
+    return status.error();
+  }
+  auto points = std::make_unique<Points>();
+  if (dataset.info.format() == v1::POINTS_F64) {
+    points->dims = dataset.info.dims();
+    if (points->dims == 0 || dataset.bytes.size() % (8 * points->dims) != 0 ||
+        reinterpret_cast<std::uintptr_t>(dataset.bytes.data()) % 8 != 0) {
+      return Error::InvalidArgument(
+          field, "dataset '" + dataset.info.name() + "' is not packed points");
+    }
+    points->values = {reinterpret_cast<const double*>(dataset.bytes.data()),
+                      dataset.bytes.size() / sizeof(double)};
+  } else {
+    Result<PointsCsv> parsed = ParsePointsCsv(dataset.bytes, {});
+    if (!parsed.ok()) {
+      return Error::InvalidArgument(field, "dataset '" + dataset.info.name() +
+                                               "': " + parsed.error().message);
+    }
+    points->dims = parsed.value().dims;
+    points->storage = std::move(parsed.value().values);
+    points->values = points->storage;
+  }
+  if (points->size() == 0) {
+    return Error::InvalidArgument(
+        field, "dataset '" + dataset.info.name() + "' has no points");
+  }
+  return points;
+}
+
+}  // namespace impulse::jobs

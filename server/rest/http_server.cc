@@ -1,0 +1,221 @@
+#include "server/rest/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <mutex>
+#include <unordered_map>
+
+#include "server/rest/http_session.h"
+#include "server/rest/router.h"
+
+namespace impulse::rest {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::awaitable;
+using asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;  // its executor is the connection's strand
+};
+
+// Splits "host:port" / "[v6]:port".
+bool SplitHostPort(const std::string& listen, std::string* host,
+                   std::string* port) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 == listen.size()) return false;
+  *host = listen.substr(0, colon);
+  *port = listen.substr(colon + 1);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return !host->empty();
+}
+
+}  // namespace
+
+// Everything a connection coroutine uses; kept alive by each of them, so a
+// coroutine frame destroyed late (io_context teardown) never dangles.
+struct HttpServer::Shared {
+  Shared(asio::any_io_executor ex, core::JobManager& manager,
+         HttpOptions options_in)
+      : executor(std::move(ex)),
+        options(std::move(options_in)),
+        router(manager, options, metrics, [this] { return !stopping.load(); }),
+        context{options, metrics, router, sse_texts},
+        acceptor(asio::make_strand(executor)) {}
+
+  const asio::any_io_executor executor;
+  const HttpOptions options;
+  HttpMetrics metrics;
+  SseTextCache sse_texts;
+  const Router router;
+  const SessionContext context;
+  tcp::acceptor acceptor;
+  std::atomic<bool> stopping{false};
+
+  std::mutex mu;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
+  std::uint64_t next_connection = 0;
+};
+
+namespace {
+
+awaitable<void> Serve(std::shared_ptr<HttpServer::Shared> shared,
+                      std::shared_ptr<Connection> connection);
+
+}  // namespace
+
+// The accept loop; runs on the acceptor's strand.
+static awaitable<void> AcceptLoop(std::shared_ptr<HttpServer::Shared> shared) {
+  asio::steady_timer backoff(shared->acceptor.get_executor());
+  for (;;) {
+    // Each connection gets its own strand: its session coroutine and the
+    // close watcher of an event stream never run at once.
+    boost::system::error_code ec;
+    tcp::socket socket(shared->executor);
+    std::tie(ec, socket) = co_await shared->acceptor.async_accept(
+        asio::make_strand(shared->executor), kNoThrow);
+    if (ec) {
+      if (shared->stopping.load() || !shared->acceptor.is_open()) co_return;
+      // E.g. out of file descriptors: back off instead of spinning.
+      spdlog::warn("http accept failed: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(50));
+      co_await backoff.async_wait(kNoThrow);
+      continue;
+    }
+    auto connection = std::make_shared<Connection>(std::move(socket));
+    std::uint64_t id;
+    {
+      std::lock_guard lock(shared->mu);
+      if (shared->stopping.load()) co_return;
+      id = shared->next_connection++;
+      shared->connections.emplace(id, connection);
+    }
+    shared->metrics.ConnectionOpened();
+    // Spawned onto the connection's strand: every step of the session
+    // resumes there.
+    asio::co_spawn(connection->stream.get_executor(), Serve(shared, connection),
+                   [shared, id](std::exception_ptr e) {
+                     if (e != nullptr) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& error) {
+                         spdlog::warn("http connection failed: {}",
+                                      error.what());
+                       }
+                     }
+                     shared->metrics.ConnectionClosed();
+                     std::lock_guard lock(shared->mu);
+                     shared->connections.erase(id);
+                   });
+  }
+}
+
+namespace {
+
+awaitable<void> Serve(std::shared_ptr<HttpServer::Shared> shared,
+                      std::shared_ptr<Connection> connection) {
+  co_await RunSession(connection->stream, shared->context);
+  connection->stream.close();
+}
+
+}  // namespace
+
+HttpServer::HttpServer(asio::any_io_executor executor,
+                       core::JobManager& manager, HttpOptions options)
+    : shared_(std::make_shared<Shared>(std::move(executor), manager,
+                                       std::move(options))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start(const std::string& listen) {
+  auto error = [&listen](const std::string& why) {
+    return Error{ErrorCode::kUnavailable,
+                 "cannot listen for HTTP on '" + listen + "': " + why,
+                 "http_listen"};
+  };
+  std::string host, port;
+  if (!SplitHostPort(listen, &host, &port)) return error("not HOST:PORT");
+  boost::system::error_code ec;
+  tcp::resolver resolver(shared_->executor);
+  auto endpoints = resolver.resolve(
+      host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty()) {
+    return error(ec ? ec.message() : "no address");
+  }
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  tcp::acceptor& acceptor = shared_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor.close(ec);
+    return error(ec.message());
+  }
+  port_ = acceptor.local_endpoint().port();
+  asio::co_spawn(acceptor.get_executor(), AcceptLoop(shared_),
+                 [](std::exception_ptr e) {
+                   if (e == nullptr) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& error) {
+                     spdlog::error("http accept loop failed: {}", error.what());
+                   }
+                 });
+  spdlog::info("http gateway serving http={} port={} max_body_bytes={}", listen,
+               port_, shared_->options.max_body_bytes);
+  return {};
+}
+
+void HttpServer::Stop(std::chrono::milliseconds grace) {
+  if (shared_->stopping.exchange(true)) return;
+  // Close on each object's own strand (Asio objects are not thread-safe).
+  asio::dispatch(shared_->acceptor.get_executor(), [shared = shared_] {
+    boost::system::error_code ignored;
+    shared->acceptor.close(ignored);
+  });
+  auto close_all = [shared = shared_] {
+    std::vector<std::shared_ptr<Connection>> open;
+    {
+      std::lock_guard lock(shared->mu);
+      for (auto& [id, weak] : shared->connections) {
+        if (auto connection = weak.lock()) {
+          open.push_back(std::move(connection));
+        }
+      }
+    }
+    for (auto& connection : open) {
+      asio::dispatch(connection->stream.get_executor(),
+                     [connection] { connection->stream.close(); });
+    }
+    if (!open.empty()) {
+      spdlog::info("http gateway stopped; closed {} connections", open.size());
+    }
+  };
+  // Only event streams have something left to send.
+  if (grace.count() <= 0 || shared_->metrics.active_streams() == 0) {
+    close_all();
+    return;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(shared_->executor, grace);
+  timer->async_wait(
+      [timer, close_all](const boost::system::error_code&) { close_all(); });
+}
+
+const HttpMetrics& HttpServer::metrics() const { return shared_->metrics; }
+
+}  // namespace impulse::rest

@@ -1,0 +1,44 @@
+// The /v1/jobs routes: each turns an HTTP request into a JobManager call and
+// its answer into a Reply (protobuf JSON, an error, or an event stream). No
+// sockets here; the session sends what these return.
+#pragma once
+
+#include <string_view>
+
+#include "server/core/job_manager.h"
+#include "server/rest/http_options.h"
+#include "server/rest/http_types.h"
+#include "server/rest/reply.h"
+#include "server/rest/target.h"
+
+namespace impulse::rest {
+
+class JobRoutes {
+ public:
+  JobRoutes(core::JobManager& manager, const HttpOptions& options)
+      : manager_(manager), options_(options) {}
+
+  // POST /v1/jobs: body is a JobSpec; answers the Job.
+  Reply Submit(const Request& request) const;
+  // POST /v1/jobs:run: Submit, then the job's events as SSE.
+  Reply Run(const Request& request) const;
+  // GET /v1/jobs?state=&label=k:v&page_size=&page_token=
+  Reply List(const Target& target) const;
+  // GET /v1/jobs/{id}
+  Reply Get(std::string_view id) const;
+  // POST /v1/jobs/{id}:cancel
+  Reply Cancel(std::string_view id) const;
+  // GET /v1/jobs/{id}/result: the whole JobResult, streamed when large.
+  Reply GetResult(std::string_view id) const;
+  // GET /v1/jobs/{id}/events[?after_seq=N], or Last-Event-ID: N.
+  Reply Events(std::string_view id, const Request& request,
+               const Target& target) const;
+
+ private:
+  Result<v1::JobSpec> ParseSpec(const Request& request) const;
+
+  core::JobManager& manager_;
+  const HttpOptions& options_;
+};
+
+}  // namespace impulse::rest

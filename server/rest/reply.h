@@ -1,0 +1,40 @@
+// What a route answers: a complete response, a job's event stream (sent as
+// Server-Sent Events by the session), or a response whose body is produced in
+// pieces and sent with chunked transfer encoding (large job results).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "server/core/job_record.h"
+#include "server/rest/http_types.h"
+
+namespace impulse::rest {
+
+struct EventStreamReply {
+  std::shared_ptr<core::JobRecord> job;
+  std::uint64_t after_seq = 0;  // send events with seq > after_seq
+};
+
+struct ChunkedReply {
+  Response head;  // status and headers; its body is not sent
+  // The next piece of the body, or nullopt at the end. Runs on the session's
+  // executor between writes, so only the piece in flight is in memory.
+  std::function<std::optional<std::string>()> next_piece;
+};
+
+using Reply = std::variant<Response, EventStreamReply, ChunkedReply>;
+
+struct Routed {
+  Reply reply;
+  // The matched route template, e.g. "/v1/jobs/{id}" ("other" when none):
+  // a metrics label of bounded cardinality.
+  std::string_view route;
+};
+
+}  // namespace impulse::rest

@@ -1,0 +1,142 @@
+#include "server/rest/router.h"
+
+#include <string_view>
+
+#include "server/edge/error_mapping.h"
+#include "server/rest/json_errors.h"
+#include "server/rest/openapi.h"
+#include "server/rest/static_assets.h"
+#include "server/rest/target.h"
+
+namespace impulse::rest {
+namespace {
+
+constexpr std::string_view kJobsPrefix = "/v1/jobs/";
+
+Reply MethodNotAllowed(const Request& request, std::string_view allow) {
+  Response res =
+      HttpErrorResponse(http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
+                        "method " + std::string(request.method_string()) +
+                            " is not allowed here; use " + std::string(allow));
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+Reply NotFound(std::string_view path) {
+  return ErrorResponse(Error{
+      ErrorCode::kNotFound,
+      "no route for '" + std::string(path) + "'; see GET /v1/openapi.json",
+      ""});
+}
+
+// A job id is one path segment.
+bool ValidId(std::string_view id) {
+  return !id.empty() && id.find_first_of("/:?") == std::string_view::npos;
+}
+
+}  // namespace
+
+Router::Router(core::JobManager& manager, const HttpOptions& options,
+               const HttpMetrics& metrics, std::function<bool()> serving)
+    : options_(options),
+      metrics_(metrics),
+      serving_(std::move(serving)),
+      jobs_(manager, options) {}
+
+Reply Router::Readyz() const {
+  const bool ready = options_.ready ? options_.ready() : serving_();
+  if (ready) return TextResponse(http::status::ok, "ready\n");
+  Response res = TextResponse(http::status::service_unavailable,
+                              "not ready: draining or starting\n");
+  res.set(http::field::retry_after,
+          std::to_string(edge::RetryAfterSeconds(ErrorCode::kUnavailable)));
+  return res;
+}
+
+Reply Router::Metrics() const {
+  std::string text = options_.metrics_text ? options_.metrics_text() : "";
+  if (!text.empty() && text.back() != '\n') text.push_back('\n');
+  // Request counts come from the process registry when it takes them.
+  text += metrics_.Render(/*with_requests=*/!options_.on_request);
+  return TextResponse(http::status::ok, std::move(text),
+                      "text/plain; version=0.0.4; charset=utf-8");
+}
+
+Routed Router::Handle(const Request& request) const {
+  Result<Target> parsed = ParseTarget(request.target());
+  if (!parsed.ok()) return {ErrorResponse(parsed.error()), "other"};
+  const Target& target = parsed.value();
+  const std::string_view path = target.path;
+  const http::verb method = request.method();
+  const bool get = method == http::verb::get || method == http::verb::head;
+  const bool post = method == http::verb::post;
+
+  if (path == "/healthz") {
+    if (!get) return {MethodNotAllowed(request, "GET, HEAD"), "/healthz"};
+    return {TextResponse(http::status::ok, "ok\n"), "/healthz"};
+  }
+  if (path == "/readyz") {
+    if (!get) return {MethodNotAllowed(request, "GET, HEAD"), "/readyz"};
+    return {Readyz(), "/readyz"};
+  }
+  if (path == "/metrics") {
+    if (!get) return {MethodNotAllowed(request, "GET, HEAD"), "/metrics"};
+    return {Metrics(), "/metrics"};
+  }
+  if (path == "/v1/openapi.json") {
+    if (!get) {
+      return {MethodNotAllowed(request, "GET, HEAD"), "/v1/openapi.json"};
+    }
+    return {JsonResponse(http::status::ok, std::string(OpenApiJson())),
+            "/v1/openapi.json"};
+  }
+  if (path == "/v1/jobs") {
+    if (post) return {jobs_.Submit(request), "/v1/jobs"};
+    if (get) return {jobs_.List(target), "/v1/jobs"};
+    return {MethodNotAllowed(request, "GET, HEAD, POST"), "/v1/jobs"};
+  }
+  if (path == "/v1/jobs:run") {
+    if (post) return {jobs_.Run(request), "/v1/jobs:run"};
+    return {MethodNotAllowed(request, "POST"), "/v1/jobs:run"};
+  }
+  if (path.starts_with(kJobsPrefix)) {
+    std::string_view rest = path.substr(kJobsPrefix.size());
+    if (rest.ends_with(":cancel")) {
+      std::string_view id = rest.substr(0, rest.size() - 7);
+      if (!ValidId(id)) return {NotFound(path), "other"};
+      if (!post) {
+        return {MethodNotAllowed(request, "POST"), "/v1/jobs/{id}:cancel"};
+      }
+      return {jobs_.Cancel(id), "/v1/jobs/{id}:cancel"};
+    }
+    if (rest.ends_with("/result")) {
+      std::string_view id = rest.substr(0, rest.size() - 7);
+      if (!ValidId(id)) return {NotFound(path), "other"};
+      if (method != http::verb::get) {
+        return {MethodNotAllowed(request, "GET"), "/v1/jobs/{id}/result"};
+      }
+      return {jobs_.GetResult(id), "/v1/jobs/{id}/result"};
+    }
+    if (rest.ends_with("/events")) {
+      std::string_view id = rest.substr(0, rest.size() - 7);
+      if (!ValidId(id)) return {NotFound(path), "other"};
+      if (method != http::verb::get) {
+        return {MethodNotAllowed(request, "GET"), "/v1/jobs/{id}/events"};
+      }
+      return {jobs_.Events(id, request, target), "/v1/jobs/{id}/events"};
+    }
+    if (ValidId(rest)) {
+      if (!get)
+        return {MethodNotAllowed(request, "GET, HEAD"), "/v1/jobs/{id}"};
+      return {jobs_.Get(rest), "/v1/jobs/{id}"};
+    }
+  }
+  if (IsStaticPath(path)) {  // the dashboard: / and /static/<file>
+    if (!get)
+      return {MethodNotAllowed(request, "GET, HEAD"), StaticRoute(path)};
+    return {StaticResponse(path, request), StaticRoute(path)};
+  }
+  return {NotFound(path), "other"};
+}
+
+}  // namespace impulse::rest

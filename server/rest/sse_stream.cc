@@ -1,0 +1,235 @@
+#include "server/rest/sse_stream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <memory>
+#include <optional>
+
+#include "server/core/event_log.h"
+#include "server/rest/proto_json.h"
+
+namespace impulse::rest {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::awaitable;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// Events written per read of the log before checking for newer ones.
+constexpr std::size_t kBatch = 64;
+constexpr std::size_t kReadSize = 4096;
+
+bool IsTerminalEvent(const v1::JobEvent& event) {
+  return event.type() == v1::STATE_CHANGED && core::IsTerminal(event.state());
+}
+
+// Shared by the streaming coroutine, the close watcher and the parked log
+// wait. Everything but `abandoned` is touched only on the connection's strand.
+struct WatchState {
+  explicit WatchState(const asio::any_io_executor& ex)
+      : wake(ex), reader_exit(ex) {}
+  // The streaming coroutine sleeps on this (heartbeat interval); cancelling
+  // it wakes the coroutine early.
+  asio::steady_timer wake;
+  asio::steady_timer reader_exit;
+  // Read by the log's waiter predicate (any thread).
+  std::atomic<bool> abandoned{false};
+  bool wait_pending = false;  // a wait is parked on the event log
+  bool log_ready = false;     // that wait completed: read the log again
+  bool client_gone = false;   // the read beside the stream failed
+  bool finishing = false;     // the stream ended; the read was cancelled
+  bool reader_done = false;
+};
+
+// Reads while the stream runs: a failed read means the client left (or the
+// server is stopping). Data is kept in `buffer` for the next request.
+awaitable<void> WatchForClose(beast::tcp_stream& stream,
+                              beast::flat_buffer& buffer,
+                              std::shared_ptr<WatchState> state,
+                              core::EventLog* log, std::size_t max_pipelined) {
+  boost::system::error_code ec;
+  std::size_t n = 0;
+  for (;;) {
+    std::tie(ec, n) =
+        co_await stream.async_read_some(buffer.prepare(kReadSize), kNoThrow);
+    if (!ec) buffer.commit(n);
+    if (state->finishing) break;  // the stream ended; this read was cancelled
+    if (!ec && buffer.size() <= max_pipelined) continue;
+    // The client left, the server is stopping, or the client sent more than
+    // a pipelined request's worth while streaming: end the stream.
+    state->client_gone = true;
+    state->abandoned.store(true);
+    if (state->wait_pending) log->WakeAll();
+    state->wake.cancel();
+    break;
+  }
+  state->reader_done = true;
+  state->reader_exit.cancel();
+}
+
+awaitable<bool> WriteBody(beast::tcp_stream& stream, std::string_view text,
+                          bool chunked, const HttpOptions& options) {
+  // A read is pending beside this write, so only the write timer changes.
+  stream.expires_after(options.write_timeout);
+  boost::system::error_code ec;
+  if (chunked) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(
+        stream, http::make_chunk(asio::buffer(text.data(), text.size())),
+        kNoThrow);
+  } else {
+    std::tie(ec, std::ignore) = co_await asio::async_write(
+        stream, asio::buffer(text.data(), text.size()), kNoThrow);
+  }
+  co_return !ec;
+}
+
+}  // namespace
+
+std::string FormatSseEvent(const v1::JobEvent& event) {
+  std::string out = "id: " + std::to_string(event.seq()) + "\nevent: ";
+  out += event.type() == v1::PROGRESS ? "progress" : "state_changed";
+  out += "\ndata: ";
+  out += ToJson(event);
+  out += "\n\n";
+  return out;
+}
+
+awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
+                                 beast::flat_buffer& buffer,
+                                 const Request& request, EventStreamReply reply,
+                                 const HttpOptions& options,
+                                 HttpMetrics& metrics, SseTextCache& texts) {
+  const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  const bool chunked = request.version() >= 11;
+
+  http::response<http::empty_body> head{http::status::ok, request.version()};
+  head.set(http::field::server, "impulsed");
+  head.set(http::field::content_type, "text/event-stream");
+  head.set(http::field::cache_control, "no-cache");
+  head.set("X-Accel-Buffering", "no");  // tell nginx not to buffer
+  if (chunked) {
+    head.chunked(true);
+    head.keep_alive(request.keep_alive());
+  } else {
+    head.keep_alive(false);  // HTTP/1.0: the body ends at the close
+  }
+  http::response_serializer<http::empty_body> serializer{head};
+  stream.expires_after(options.write_timeout);
+  // (Plain variables, not structured bindings, hold co_await results here:
+  // GCC 12 mis-compiles some of those forms in coroutines.)
+  boost::system::error_code ec;
+  std::tie(ec, std::ignore) =
+      co_await http::async_write_header(stream, serializer, kNoThrow);
+  if (ec) co_return false;
+
+  metrics.StreamStarted();
+  if (options.on_stream) options.on_stream(+1);
+  core::EventLog& log = reply.job->events();
+  const std::shared_ptr<JobEventTexts> job_texts = texts.For(*reply.job);
+  auto state = std::make_shared<WatchState>(ex);
+  stream.expires_never();  // the close watcher's read waits without limit
+  // Spawned onto the connection's strand, like this coroutine, so the two
+  // never run at once.
+  asio::co_spawn(
+      ex, WatchForClose(stream, buffer, state, &log, options.max_header_bytes),
+      [](std::exception_ptr e) {
+        if (e == nullptr) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& error) {
+          spdlog::warn("http sse close watcher failed: {}", error.what());
+        }
+      });
+
+  std::uint64_t after_seq = reply.after_seq;
+  bool finished = false;  // the terminal event went out
+  bool ok = true;         // every write succeeded
+  std::optional<asio::steady_timer::time_point> last_batch;
+  while (!state->client_gone) {
+    // At most one batch per sse_min_interval (see HttpOptions).
+    if (last_batch.has_value() && asio::steady_timer::clock_type::now() <
+                                      *last_batch + options.sse_min_interval) {
+      state->wake.expires_at(*last_batch + options.sse_min_interval);
+      std::tie(ec) = co_await state->wake.async_wait(kNoThrow);
+      if (state->client_gone) break;
+    }
+    std::vector<v1::JobEvent> events = log.ReadAfter(after_seq, kBatch);
+    if (!events.empty()) {
+      last_batch = asio::steady_timer::clock_type::now();
+      std::string text;
+      for (const v1::JobEvent& event : events) {
+        text += *job_texts->Text(event);
+        after_seq = event.seq();
+        if (IsTerminalEvent(event)) {
+          finished = true;
+          break;
+        }
+      }
+      ok = co_await WriteBody(stream, text, chunked, options);
+      if (!ok || finished) break;
+      continue;
+    }
+    // Closed with nothing newer: the terminal event was already sent.
+    if (log.closed() && after_seq >= log.last_seq()) {
+      finished = true;
+      break;
+    }
+    if (!state->wait_pending && !state->log_ready) {
+      state->wait_pending = true;
+      // Completes on this strand when a newer event exists, the log closes
+      // or (after WakeAll) this stream was abandoned.
+      log.AsyncWaitAfter(after_seq, &state->abandoned,
+                         asio::bind_executor(ex, [state] {
+                           state->wait_pending = false;
+                           state->log_ready = true;
+                           state->wake.cancel();
+                         }));
+    }
+    if (!state->log_ready) {
+      state->wake.expires_after(options.sse_heartbeat);
+      std::tie(ec) = co_await state->wake.async_wait(kNoThrow);
+      if (!ec && !state->client_gone && !state->log_ready) {
+        // The job was quiet for a whole interval.
+        ok = co_await WriteBody(stream, kSseHeartbeat, chunked, options);
+        if (!ok) break;
+      }
+    }
+    state->log_ready = false;
+  }
+
+  if (finished && ok && chunked && !state->client_gone) {
+    stream.expires_after(options.write_timeout);
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(stream, http::make_chunk_last(), kNoThrow);
+    ok = !ec;
+  }
+  // Stop the close watcher (it uses `stream` and `buffer`) and wait for it.
+  state->finishing = true;
+  if (!state->reader_done) {
+    boost::system::error_code ignored;
+    stream.socket().cancel(ignored);
+    state->reader_exit.expires_at(asio::steady_timer::time_point::max());
+    co_await state->reader_exit.async_wait(kNoThrow);
+  }
+  // Release a wait still parked on the log.
+  state->abandoned.store(true);
+  if (state->wait_pending) log.WakeAll();
+  metrics.StreamEnded();
+  if (options.on_stream) options.on_stream(-1);
+  co_return finished&& ok&& chunked && !state->client_gone &&
+      request.keep_alive();
+}
+
+}  // namespace impulse::rest
