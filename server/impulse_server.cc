@@ -84,6 +84,9 @@ Status ImpulseServer::Start() {
   std::unique_ptr<grpc::ServerCompletionQueue> cq =
       builder.AddCompletionQueue();
   grpc_server_ = builder.BuildAndStart();
+  // Owns the queue from here on, so a failed start below still shuts the
+  // server down before the queue goes away.
+  poller_ = std::make_unique<grpc_bridge::CompletionQueuePoller>(std::move(cq));
   if (grpc_server_ == nullptr || grpc_port_ == 0) {
     return Error{ErrorCode::kUnavailable,
                  "cannot listen for gRPC on '" + options_.grpc_listen +
@@ -120,7 +123,6 @@ Status ImpulseServer::Start() {
     }
     http_port_ = http_->port();
   }
-  poller_ = std::make_unique<grpc_bridge::CompletionQueuePoller>(std::move(cq));
   poller_->Start();
 
   work_.emplace(io_.get_executor());
