@@ -73,13 +73,16 @@ struct HttpServer::Shared {
 
 namespace {
 
+// One connection, start to end; the frame keeps `shared` and the connection
+// alive.
 awaitable<void> Serve(std::shared_ptr<HttpServer::Shared> shared,
-                      std::shared_ptr<Connection> connection);
-
-}  // namespace
+                      std::shared_ptr<Connection> connection) {
+  co_await RunSession(connection->stream, shared->context);
+  connection->stream.close();
+}
 
 // The accept loop; runs on the acceptor's strand.
-static awaitable<void> AcceptLoop(std::shared_ptr<HttpServer::Shared> shared) {
+awaitable<void> AcceptLoop(std::shared_ptr<HttpServer::Shared> shared) {
   asio::steady_timer backoff(shared->acceptor.get_executor());
   for (;;) {
     // Each connection gets its own strand: its session coroutine and the
@@ -97,13 +100,17 @@ static awaitable<void> AcceptLoop(std::shared_ptr<HttpServer::Shared> shared) {
       continue;
     }
     auto connection = std::make_shared<Connection>(std::move(socket));
-    std::uint64_t id;
+    std::uint64_t id = 0;
+    bool stopping = false;
     {
       std::lock_guard lock(shared->mu);
-      if (shared->stopping.load()) co_return;
-      id = shared->next_connection++;
-      shared->connections.emplace(id, connection);
+      stopping = shared->stopping.load();
+      if (!stopping) {
+        id = shared->next_connection++;
+        shared->connections.emplace(id, connection);
+      }
     }
+    if (stopping) co_return;  // Stop() is closing what it registered
     shared->metrics.ConnectionOpened();
     // Spawned onto the connection's strand: every step of the session
     // resumes there.
@@ -122,14 +129,6 @@ static awaitable<void> AcceptLoop(std::shared_ptr<HttpServer::Shared> shared) {
                      shared->connections.erase(id);
                    });
   }
-}
-
-namespace {
-
-awaitable<void> Serve(std::shared_ptr<HttpServer::Shared> shared,
-                      std::shared_ptr<Connection> connection) {
-  co_await RunSession(connection->stream, shared->context);
-  connection->stream.close();
 }
 
 }  // namespace

@@ -228,8 +228,9 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
   if (state->wait_pending) log.WakeAll();
   metrics.StreamEnded();
   if (options.on_stream) options.on_stream(-1);
-  co_return finished&& ok&& chunked && !state->client_gone &&
-      request.keep_alive();
+  const bool reusable =
+      finished && ok && chunked && !state->client_gone && request.keep_alive();
+  co_return reusable;
 }
 
 }  // namespace impulse::rest
