@@ -145,9 +145,11 @@ boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, RpcMetrics stats,
           const auto start = std::chrono::steady_clock::now();
           Response response;
           grpc::Status status = fn(*call, response);
+          // Counted before the answer goes out, so a client that reads the
+          // metrics right after its call sees the call counted.
+          stats.Record(status, start);
           co_await FinishUnary(call->responder, response, status,
                                boost::asio::use_awaitable);
-          stats.Record(status, start);
         },
         boost::asio::detached);
   }
