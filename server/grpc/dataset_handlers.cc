@@ -106,6 +106,19 @@ awaitable<grpc::Status> Upload(core::JobManager* manager, UploadCall& call,
   co_return grpc::Status::OK;
 }
 
+// The named in-memory index that Query and Complete read.
+Result<std::shared_ptr<const jobs::NamedIndex>> FindIndex(
+    core::JobManager& manager, const std::string& name) {
+  std::shared_ptr<const jobs::NamedIndex> index = manager.indexes().Find(name);
+  if (index == nullptr) {
+    return Error{ErrorCode::kNotFound,
+                 "no index named '" + name.substr(0, 200) +
+                     "' is loaded; run an index job to build it",
+                 "index_name"};
+  }
+  return index;
+}
+
 }  // namespace
 
 void StartDatasetHandlers(AcceptGate& gate,
@@ -148,16 +161,10 @@ void StartDatasetHandlers(AcceptGate& gate,
   auto query = [m](UnaryCall<v1::QueryRequest, v1::QueryResponse>& call,
                    v1::QueryResponse& out) {
     const v1::QueryRequest& request = call.request;
-    std::shared_ptr<const jobs::NamedIndex> index =
-        m->indexes().Find(request.index_name());
-    if (index == nullptr) {
-      return StatusOf(
-          Error{ErrorCode::kNotFound,
-                "no index named '" + request.index_name().substr(0, 200) +
-                    "' is loaded; run an index job to build it",
-                "index_name"},
-          call.context);
-    }
+    Result<std::shared_ptr<const jobs::NamedIndex>> found_index =
+        FindIndex(*m, request.index_name());
+    if (!found_index.ok()) return StatusOf(found_index.error(), call.context);
+    const std::shared_ptr<const jobs::NamedIndex>& index = found_index.value();
     if (request.limit() > kMaxPage) {
       return InvalidArgument("limit", "at most " + std::to_string(kMaxPage));
     }
@@ -177,16 +184,13 @@ void StartDatasetHandlers(AcceptGate& gate,
       [m](UnaryCall<v1::CompleteRequest, v1::CompleteResponse>& call,
           v1::CompleteResponse& out) {
         const v1::CompleteRequest& request = call.request;
-        std::shared_ptr<const jobs::NamedIndex> index =
-            m->indexes().Find(request.index_name());
-        if (index == nullptr) {
-          return StatusOf(
-              Error{ErrorCode::kNotFound,
-                    "no index named '" + request.index_name().substr(0, 200) +
-                        "' is loaded; run an index job to build it",
-                    "index_name"},
-              call.context);
+        Result<std::shared_ptr<const jobs::NamedIndex>> found_index =
+            FindIndex(*m, request.index_name());
+        if (!found_index.ok()) {
+          return StatusOf(found_index.error(), call.context);
         }
+        const std::shared_ptr<const jobs::NamedIndex>& index =
+            found_index.value();
         if (request.n() > kMaxPage) {
           return InvalidArgument("n", "at most " + std::to_string(kMaxPage));
         }
