@@ -159,7 +159,7 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
                    asio::detached);
     asio::co_spawn(ex,
                    ServeStream<v1::GetResultRequest, v1::ResultChunk>(
-                       gate_, RpcMetrics{metrics_, "Get"}, service,
+                       gate_, RpcMetrics{metrics_, "GetResult"}, service,
                        &Service::RequestGetResult, cq, get_result),
                    asio::detached);
   }
