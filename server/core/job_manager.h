@@ -87,6 +87,12 @@ class JobManager {
   // (kFailedPrecondition naming the job).
   DatasetStore& datasets() { return *datasets_; }
   Result<v1::Dataset> DeleteDataset(const std::string& name);
+  // job_manager_indexes.cc: what both front ends answer for ListDatasets,
+  // Query and Complete (defaults, page limits, errors naming the field).
+  Result<v1::ListDatasetsResponse> ListDatasets() const;
+  Result<v1::QueryResponse> Query(const v1::QueryRequest& request) const;
+  Result<v1::CompleteResponse> Complete(
+      const v1::CompleteRequest& request) const;
   // In-memory named indexes built by `index` jobs.
   jobs::IndexRegistry& indexes() { return indexes_; }
   ResultCache& result_cache() { return cache_; }

@@ -4,10 +4,10 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
+#include "server/edge/blocking_pool.h"
 #include "server/grpc/rpc_loops.h"
 
 namespace impulse::grpc_bridge {
@@ -16,25 +16,6 @@ namespace {
 namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
-
-constexpr std::uint32_t kDefaultPage = 10;
-constexpr std::uint32_t kMaxPage = 1000;
-
-// Threads for the blocking steps of uploads (file writes, SHA-256, checking
-// a whole dataset); shared by every server in the process.
-asio::thread_pool& BlockingPool() {
-  static asio::thread_pool pool(2);
-  return pool;
-}
-
-// Runs f() on the blocking pool and resumes on the caller's executor.
-template <typename T, typename F>
-awaitable<T> OnBlockingPool(F f) {
-  auto run = [f = std::move(f)]() mutable -> awaitable<T> { co_return f(); };
-  auto spawned = asio::co_spawn(BlockingPool().get_executor(), std::move(run),
-                                use_awaitable);
-  co_return co_await std::move(spawned);
-}
 
 grpc::Status InvalidArgument(const std::string& field,
                              const std::string& message) {
@@ -90,7 +71,7 @@ awaitable<grpc::Status> Upload(core::JobManager* manager, UploadCall& call,
     // Named first: GCC 12 destroys non-trivial temporaries of a co_await
     // expression twice.
     auto append = [upload, chunk] { return upload->Append(*chunk); };
-    awaitable<Status> appending = OnBlockingPool<Status>(std::move(append));
+    awaitable<Status> appending = edge::OnBlockingPool<Status>(std::move(append));
     Status appended = co_await std::move(appending);
     if (!appended.ok()) co_return StatusOf(appended.error(), call.context);
   }
@@ -99,24 +80,11 @@ awaitable<grpc::Status> Upload(core::JobManager* manager, UploadCall& call,
   }
   auto commit = [upload] { return std::optional(upload->Commit()); };
   awaitable<std::optional<Result<v1::Dataset>>> committing =
-      OnBlockingPool<std::optional<Result<v1::Dataset>>>(std::move(commit));
+      edge::OnBlockingPool<std::optional<Result<v1::Dataset>>>(std::move(commit));
   std::optional<Result<v1::Dataset>> committed = co_await std::move(committing);
   if (!committed->ok()) co_return StatusOf(committed->error(), call.context);
   out = std::move(committed->value());
   co_return grpc::Status::OK;
-}
-
-// The named in-memory index that Query and Complete read.
-Result<std::shared_ptr<const jobs::NamedIndex>> FindIndex(
-    core::JobManager& manager, const std::string& name) {
-  std::shared_ptr<const jobs::NamedIndex> index = manager.indexes().Find(name);
-  if (index == nullptr) {
-    return Error{ErrorCode::kNotFound,
-                 "no index named '" + name.substr(0, 200) +
-                     "' is loaded; run an index job to build it",
-                 "index_name"};
-  }
-  return index;
 }
 
 }  // namespace
@@ -135,74 +103,24 @@ void StartDatasetHandlers(AcceptGate& gate,
                     v1::Dataset& out) -> awaitable<grpc::Status> {
     co_return co_await Upload(m, call, out);
   };
+  // Unary calls that answer what the JobManager answers.
+  auto unary = [](auto method) {
+    return [method](auto& call, auto& out) {
+      auto answer = method(call.request);
+      if (!answer.ok()) return StatusOf(answer.error(), call.context);
+      out = std::move(answer.value());
+      return grpc::Status::OK;
+    };
+  };
   auto list =
-      [m](UnaryCall<v1::ListDatasetsRequest, v1::ListDatasetsResponse>& call,
-          v1::ListDatasetsResponse& out) {
-        if (!m->datasets().enabled()) {
-          return StatusOf(
-              Error{ErrorCode::kFailedPrecondition,
-                    "this server keeps no datasets (started without "
-                    "a data directory)",
-                    ""},
-              call.context);
-        }
-        for (v1::Dataset& d : m->datasets().List()) {
-          *out.add_datasets() = std::move(d);
-        }
-        return grpc::Status::OK;
-      };
-  auto remove = [m](UnaryCall<v1::DeleteDatasetRequest, v1::Dataset>& call,
-                    v1::Dataset& out) {
-    Result<v1::Dataset> deleted = m->DeleteDataset(call.request.name());
-    if (!deleted.ok()) return StatusOf(deleted.error(), call.context);
-    out = std::move(deleted.value());
-    return grpc::Status::OK;
-  };
-  auto query = [m](UnaryCall<v1::QueryRequest, v1::QueryResponse>& call,
-                   v1::QueryResponse& out) {
-    const v1::QueryRequest& request = call.request;
-    Result<std::shared_ptr<const jobs::NamedIndex>> found_index =
-        FindIndex(*m, request.index_name());
-    if (!found_index.ok()) return StatusOf(found_index.error(), call.context);
-    const std::shared_ptr<const jobs::NamedIndex>& index = found_index.value();
-    if (request.limit() > kMaxPage) {
-      return InvalidArgument("limit", "at most " + std::to_string(kMaxPage));
-    }
-    Result<analytics::InvertedIndex::QueryResult> found = index->index.Query(
-        request.query(), request.offset(),
-        request.limit() == 0 ? kDefaultPage : request.limit());
-    if (!found.ok()) return StatusOf(found.error(), call.context);
-    out.set_total_matches(found.value().total_matches);
-    for (const analytics::InvertedIndex::Hit& hit : found.value().hits) {
-      v1::QueryHit* h = out.add_hits();
-      h->set_doc(hit.doc);
-      h->set_score(hit.score);
-    }
-    return grpc::Status::OK;
-  };
-  auto complete =
-      [m](UnaryCall<v1::CompleteRequest, v1::CompleteResponse>& call,
-          v1::CompleteResponse& out) {
-        const v1::CompleteRequest& request = call.request;
-        Result<std::shared_ptr<const jobs::NamedIndex>> found_index =
-            FindIndex(*m, request.index_name());
-        if (!found_index.ok()) {
-          return StatusOf(found_index.error(), call.context);
-        }
-        const std::shared_ptr<const jobs::NamedIndex>& index =
-            found_index.value();
-        if (request.n() > kMaxPage) {
-          return InvalidArgument("n", "at most " + std::to_string(kMaxPage));
-        }
-        for (analytics::InvertedIndex::Completion& c : index->index.Complete(
-                 request.prefix(),
-                 request.n() == 0 ? kDefaultPage : request.n())) {
-          v1::WordFrequency* w = out.add_completions();
-          w->set_word(std::move(c.word));
-          w->set_count(c.frequency);
-        }
-        return grpc::Status::OK;
-      };
+      unary([m](const v1::ListDatasetsRequest&) { return m->ListDatasets(); });
+  auto remove = unary([m](const v1::DeleteDatasetRequest& request) {
+    return m->DeleteDataset(request.name());
+  });
+  auto query =
+      unary([m](const v1::QueryRequest& request) { return m->Query(request); });
+  auto complete = unary(
+      [m](const v1::CompleteRequest& request) { return m->Complete(request); });
 
   for (int i = 0; i < listeners_per_method; ++i) {
     asio::co_spawn(ex,
