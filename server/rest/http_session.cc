@@ -18,7 +18,9 @@
 #include <optional>
 #include <variant>
 
+#include "server/rest/dataset_upload.h"
 #include "server/rest/json_errors.h"
+#include "server/rest/metrics_stream.h"
 #include "server/rest/sse_stream.h"
 
 namespace impulse::rest {
@@ -144,13 +146,14 @@ void Observe(const SessionContext& context, std::string_view route, int status,
   }
 }
 
-// Answers a request that could not be read and closes the connection.
+// Answers a request whose body was not (all) read and closes the connection.
 awaitable<void> Reject(beast::tcp_stream& stream, Response& rejection,
-                       const SessionContext& context) {
+                       const SessionContext& context,
+                       std::string_view route = "other") {
   rejection.version(11);
   rejection.keep_alive(false);
   rejection.set(http::field::server, "impulsed");
-  Observe(context, "other", rejection.result_int(),
+  Observe(context, route, rejection.result_int(),
           steady_clock::duration::zero());
   const bool written =
       co_await WriteResponse(stream, rejection, false, context.options);
@@ -177,7 +180,7 @@ int StatusOf(const Reply& reply) {
   if (const auto* chunked = std::get_if<ChunkedReply>(&reply)) {
     return chunked->head.result_int();
   }
-  return 200;  // an event stream
+  return 200;  // an event stream or the metrics stream
 }
 
 }  // namespace
@@ -203,9 +206,45 @@ awaitable<void> RunSession(beast::tcp_stream& stream,
     stream.expires_after(options.read_timeout);
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-    parser.body_limit(options.max_body_bytes);
+    // Beast checks a Content-Length against this when the head arrives;
+    // only uploads may be this large (the usual limit is applied below).
+    parser.body_limit(context.router.max_request_bytes());
     std::tie(ec, std::ignore) =
         co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+    std::optional<Result<v1::DatasetHeader>> upload;
+    if (!ec) {
+      upload = context.router.MatchUpload(parser.get().method(),
+                                          parser.get().target());
+    }
+    if (upload.has_value()) {
+      const auto start = steady_clock::now();
+      const bool keep = parser.get().keep_alive();
+      const unsigned version = parser.get().version();
+      UploadOutcome outcome = co_await ReceiveDatasetUpload(
+          stream, buffer, parser, *upload, context.router.manager(), options);
+      if (!outcome.body_consumed) {
+        co_await Reject(stream, outcome.response, context,
+                        Router::kUploadRoute);
+        co_return;
+      }
+      Observe(context, Router::kUploadRoute, outcome.response.result_int(),
+              steady_clock::now() - start);
+      outcome.response.version(version);
+      outcome.response.keep_alive(keep);
+      outcome.response.set(http::field::server, "impulsed");
+      const bool written =
+          co_await WriteResponse(stream, outcome.response, false, options);
+      if (!written || !keep) co_return;
+      continue;
+    }
+    if (!ec) {
+      const boost::optional<std::uint64_t> length = parser.content_length();
+      if (length.has_value() && *length > options.max_body_bytes) {
+        ec = http::error::body_limit;
+      } else {
+        parser.body_limit(options.max_body_bytes);
+      }
+    }
     // (Beast itself refuses versions other than HTTP/1.0 and 1.1.)
     if (!ec && !parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
@@ -244,6 +283,13 @@ awaitable<void> RunSession(beast::tcp_stream& stream,
           context.metrics, context.sse_texts);
       if (!keep_alive) co_return;
       continue;
+    }
+    if (std::holds_alternative<MetricsStreamReply>(routed.reply)) {
+      Observe(context, routed.route, status, steady_clock::now() - start);
+      co_await ServeMetricsStream(stream, request,
+                                  std::get<MetricsStreamReply>(routed.reply),
+                                  options, context.metrics);
+      co_return;  // the stream ends with the connection
     }
     bool written = false;
     if (std::holds_alternative<Response>(routed.reply)) {

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <limits>
 
 #include "server/core/event_log.h"
 #include "server/rest/json_errors.h"
@@ -14,28 +12,6 @@
 
 namespace impulse::rest {
 namespace {
-
-template <typename Int>
-Result<Int> ParseInt(std::string_view text, const std::string& field) {
-  Int value{};
-  auto [ptr, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    return Error::InvalidArgument(
-        field, fmt::format("'{}' is not a valid {}", text,
-                           std::numeric_limits<Int>::is_signed
-                               ? "integer"
-                               : "non-negative integer"));
-  }
-  return value;
-}
-
-Error UnknownParameter(const std::string& name, std::string_view allowed) {
-  return Error::InvalidArgument(name,
-                                "unknown query parameter; this route "
-                                "takes " +
-                                    std::string(allowed));
-}
 
 Response JobResponse(const core::JobRecord& job) {
   return JsonResponse(http::status::ok, ToJson(job.ToProto(true)));

@@ -99,6 +99,94 @@ std::string_view OpenApiJson() {
         }
       }
     },
+    "/v1/datasets": {
+      "get": {
+        "summary": "List datasets, by name",
+        "responses": {
+          "200": {"description": "impulse.v1.ListDatasetsResponse", "content": {"application/json": {"schema": {"type": "object", "properties": {"datasets": {"type": "array", "items": {"$ref": "#/components/schemas/Dataset"}}}}}}},
+          "412": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/datasets/{name}": {
+      "parameters": [{"name": "name", "in": "path", "required": true, "description": "1..128 characters from A-Z a-z 0-9 . _ -", "schema": {"type": "string"}}],
+      "put": {
+        "summary": "Upload a dataset: the request body is its content, streamed to disk (up to --max_dataset_bytes); content-addressed by SHA-256. The same content again is a no-op; other content under a taken name is 409",
+        "parameters": [
+          {"name": "format", "in": "query", "required": true, "schema": {"type": "string", "enum": ["text", "csv", "points_f64", "points_csv"]}},
+          {"name": "dims", "in": "query", "description": "points_f64: coordinates per point (required); points_csv: 0 = the number of columns", "schema": {"type": "integer"}},
+          {"name": "sha256", "in": "query", "description": "hex digest the content must have", "schema": {"type": "string"}}
+        ],
+        "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+        "responses": {
+          "200": {"description": "The stored dataset", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Dataset"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "get": {
+        "summary": "One dataset's metadata",
+        "responses": {
+          "200": {"description": "The dataset", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Dataset"}}}},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "delete": {
+        "summary": "Delete a dataset (412 while a queued or running job uses it)",
+        "responses": {
+          "200": {"description": "The deleted dataset", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Dataset"}}}},
+          "404": {"$ref": "#/components/responses/Error"},
+          "412": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/indexes/{name}:query": {
+      "parameters": [{"$ref": "#/components/parameters/IndexName"}],
+      "get": {
+        "summary": "Boolean query over an index built by an index job: terms, AND (or juxtaposition), OR, NOT, parentheses; hits ranked by term frequency",
+        "parameters": [
+          {"name": "q", "in": "query", "required": true, "schema": {"type": "string"}, "example": "apple AND (banana OR cherry) AND NOT durian"},
+          {"name": "offset", "in": "query", "schema": {"type": "integer", "default": 0}},
+          {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 10, "maximum": 1000}}
+        ],
+        "responses": {
+          "200": {"description": "impulse.v1.QueryResponse: totalMatches and hits [{doc, score}]", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/indexes/{name}:complete": {
+      "parameters": [{"$ref": "#/components/parameters/IndexName"}],
+      "get": {
+        "summary": "Prefix autocomplete over an index's vocabulary: the n most frequent words starting with prefix",
+        "parameters": [
+          {"name": "prefix", "in": "query", "schema": {"type": "string"}},
+          {"name": "n", "in": "query", "schema": {"type": "integer", "default": 10, "maximum": 1000}}
+        ],
+        "responses": {
+          "200": {"description": "impulse.v1.CompleteResponse: completions [{word, count}]", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/metrics/stream": {
+      "get": {
+        "summary": "The live system monitor as Server-Sent Events: CPU load per core, memory, GPU, queue depth, jobs/s, with this stream's moving average and high-load alert",
+        "parameters": [
+          {"name": "interval_ms", "in": "query", "schema": {"type": "integer", "default": 100, "minimum": 50}},
+          {"name": "window", "in": "query", "description": "samples in the moving average", "schema": {"type": "integer", "default": 10}},
+          {"name": "alert_threshold", "in": "query", "description": "average total CPU load 0..1", "schema": {"type": "number", "default": 0.9}},
+          {"name": "alert_after_ms", "in": "query", "description": "the load must stay above the threshold this long", "schema": {"type": "integer", "default": 5000}}
+        ],
+        "responses": {
+          "200": {"description": "text/event-stream: per sample 'id: <seq>', 'event: sample', 'data: <impulse.v1.MetricsSample JSON>'", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "400": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": {"description": "ok", "content": {"text/plain": {}}}}}},
     "/readyz": {"get": {"summary": "The server accepts work", "responses": {"200": {"description": "ready"}, "503": {"description": "draining or not ready; Retry-After is set"}}}},
     "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain; version=0.0.4", "content": {"text/plain": {}}}}}},
@@ -106,7 +194,8 @@ std::string_view OpenApiJson() {
   },
   "components": {
     "parameters": {
-      "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "example": "j-0123456789abcdef"}
+      "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "example": "j-0123456789abcdef"},
+      "IndexName": {"name": "name", "in": "path", "required": true, "description": "the index_name of the index job that built it", "schema": {"type": "string"}}
     },
     "responses": {
       "Error": {"description": "An error naming the offending field", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
@@ -119,7 +208,7 @@ std::string_view OpenApiJson() {
         "field": {"type": "string", "example": "spec.pi.samples"}}}}},
       "JobState": {"type": "string", "enum": ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]},
       "Device": {"type": "string", "enum": ["AUTO", "CPU", "GPU"]},
-      "JobSpec": {"type": "object", "description": "impulse.v1.JobSpec: exactly one of particles or pi", "properties": {
+      "JobSpec": {"type": "object", "description": "impulse.v1.JobSpec: exactly one kind (particles, pi, distanceMatrix, knn, wordcount, index, table; see jobs.proto for the fields of the analytics kinds)", "properties": {
         "particles": {"type": "object", "properties": {
           "particles": {"type": "array", "items": {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}, "angularVelocity": {"type": "number"}}}},
           "randomParticles": {"type": "integer"},
@@ -128,11 +217,26 @@ std::string_view OpenApiJson() {
           "timestep": {"type": "number"},
           "snapshotEvery": {"type": "integer"}}},
         "pi": {"type": "object", "properties": {"samples": {"type": "string", "format": "uint64"}, "seed": {"type": "string", "format": "uint64"}}},
+        "distanceMatrix": {"type": "object", "example": {"dataset": "points"}},
+        "knn": {"type": "object", "example": {"dataset": "points", "k": 10}},
+        "wordcount": {"type": "object", "example": {"dataset": "corpus", "topK": 20}},
+        "index": {"type": "object", "example": {"dataset": "corpus", "indexName": "corpus"}},
+        "table": {"type": "object"},
+        "noCache": {"type": "boolean"},
         "device": {"$ref": "#/components/schemas/Device"},
         "priority": {"type": "integer"},
         "idempotencyKey": {"type": "string"},
         "labels": {"type": "object", "additionalProperties": {"type": "string"}}},
         "additionalProperties": false},
+      "Dataset": {"type": "object", "description": "impulse.v1.Dataset", "properties": {
+        "name": {"type": "string"},
+        "format": {"type": "string", "enum": ["TEXT", "CSV", "POINTS_F64", "POINTS_CSV"]},
+        "dims": {"type": "integer"},
+        "sha256": {"type": "string"},
+        "sizeBytes": {"type": "string", "format": "uint64"},
+        "rows": {"type": "string", "format": "uint64"},
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "createTime": {"type": "string", "format": "date-time"}}},
       "Job": {"type": "object", "description": "impulse.v1.Job", "properties": {
         "id": {"type": "string"},
         "state": {"$ref": "#/components/schemas/JobState"},

@@ -1,6 +1,7 @@
-// What a route answers: a complete response, a job's event stream (sent as
-// Server-Sent Events by the session), or a response whose body is produced in
-// pieces and sent with chunked transfer encoding (large job results).
+// What a route answers: a complete response, a job's event stream or the
+// live system monitor (sent as Server-Sent Events by the session), or a
+// response whose body is produced in pieces and sent with chunked transfer
+// encoding (large job results).
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,9 @@
 #include <string_view>
 #include <variant>
 
+#include "server/core/job_manager.h"
 #include "server/core/job_record.h"
+#include "server/core/metrics_feed.h"
 #include "server/rest/http_types.h"
 
 namespace impulse::rest {
@@ -21,6 +24,12 @@ struct EventStreamReply {
   std::uint64_t after_seq = 0;  // send events with seq > after_seq
 };
 
+// GET /v1/metrics/stream: MetricsSample events until the client leaves.
+struct MetricsStreamReply {
+  const core::JobManager* manager = nullptr;
+  core::MetricsFeed::Options options;
+};
+
 struct ChunkedReply {
   Response head;  // status and headers; its body is not sent
   // The next piece of the body, or nullopt at the end. Runs on the session's
@@ -28,7 +37,8 @@ struct ChunkedReply {
   std::function<std::optional<std::string>()> next_piece;
 };
 
-using Reply = std::variant<Response, EventStreamReply, ChunkedReply>;
+using Reply =
+    std::variant<Response, EventStreamReply, MetricsStreamReply, ChunkedReply>;
 
 struct Routed {
   Reply reply;

@@ -1,9 +1,11 @@
 #include "server/rest/router.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "server/edge/error_mapping.h"
 #include "server/rest/json_errors.h"
+#include "server/rest/metrics_stream.h"
 #include "server/rest/openapi.h"
 #include "server/rest/static_assets.h"
 #include "server/rest/target.h"
@@ -12,6 +14,8 @@ namespace impulse::rest {
 namespace {
 
 constexpr std::string_view kJobsPrefix = "/v1/jobs/";
+constexpr std::string_view kDatasetsPrefix = "/v1/datasets/";
+constexpr std::string_view kIndexesPrefix = "/v1/indexes/";
 
 Reply MethodNotAllowed(const Request& request, std::string_view allow) {
   Response res =
@@ -38,10 +42,29 @@ bool ValidId(std::string_view id) {
 
 Router::Router(core::JobManager& manager, const HttpOptions& options,
                const HttpMetrics& metrics, std::function<bool()> serving)
-    : options_(options),
+    : manager_(manager),
+      options_(options),
       metrics_(metrics),
       serving_(std::move(serving)),
-      jobs_(manager, options) {}
+      jobs_(manager, options),
+      datasets_(manager) {}
+
+std::optional<Result<v1::DatasetHeader>> Router::MatchUpload(
+    http::verb method, std::string_view target) const {
+  if (method != http::verb::put) return std::nullopt;
+  Result<Target> parsed = ParseTarget(target);
+  if (!parsed.ok()) return std::nullopt;  // Handle answers the 400
+  const std::string_view path = parsed.value().path;
+  if (!path.starts_with(kDatasetsPrefix)) return std::nullopt;
+  const std::string_view name = path.substr(kDatasetsPrefix.size());
+  if (!ValidId(name)) return std::nullopt;
+  return DatasetRoutes::UploadHeader(name, parsed.value());
+}
+
+std::uint64_t Router::max_request_bytes() const {
+  return std::max<std::uint64_t>(
+      options_.max_body_bytes, manager_.datasets().options().max_dataset_bytes);
+}
 
 Reply Router::Readyz() const {
   const bool ready = options_.ready ? options_.ready() : serving_();
@@ -130,6 +153,43 @@ Routed Router::Handle(const Request& request) const {
         return {MethodNotAllowed(request, "GET, HEAD"), "/v1/jobs/{id}"};
       return {jobs_.Get(rest), "/v1/jobs/{id}"};
     }
+  }
+  if (path == "/v1/metrics/stream") {
+    if (method != http::verb::get) {
+      return {MethodNotAllowed(request, "GET"), "/v1/metrics/stream"};
+    }
+    return {MetricsStreamRoute(manager_, target), "/v1/metrics/stream"};
+  }
+  if (path == "/v1/datasets") {
+    if (!get) return {MethodNotAllowed(request, "GET, HEAD"), "/v1/datasets"};
+    return {datasets_.List(target), "/v1/datasets"};
+  }
+  if (path.starts_with(kDatasetsPrefix)) {
+    std::string_view name = path.substr(kDatasetsPrefix.size());
+    if (!ValidId(name)) return {NotFound(path), "other"};
+    if (get) return {datasets_.Get(name), kUploadRoute};
+    if (method == http::verb::delete_) {
+      return {datasets_.Delete(name), kUploadRoute};
+    }
+    // (PUT is served by the session, which streams the body: MatchUpload.)
+    return {MethodNotAllowed(request, "GET, HEAD, PUT, DELETE"), kUploadRoute};
+  }
+  if (path.starts_with(kIndexesPrefix)) {
+    std::string_view rest = path.substr(kIndexesPrefix.size());
+    const bool query = rest.ends_with(":query");
+    const bool complete = rest.ends_with(":complete");
+    std::string_view name = rest.substr(0, rest.size() - (query      ? 6
+                                                          : complete ? 9
+                                                                     : 0));
+    if ((query || complete) && ValidId(name)) {
+      const std::string_view route =
+          query ? "/v1/indexes/{name}:query" : "/v1/indexes/{name}:complete";
+      if (!get) return {MethodNotAllowed(request, "GET, HEAD"), route};
+      return {query ? datasets_.Query(name, target)
+                    : datasets_.Complete(name, target),
+              route};
+    }
+    return {NotFound(path), "other"};
   }
   if (IsStaticPath(path)) {  // the dashboard: / and /static/<file>
     if (!get)

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <string_view>
 
 #include "server/core/job_manager.h"
+#include "server/rest/dataset_routes.h"
 #include "server/rest/http_metrics.h"
 #include "server/rest/http_options.h"
 #include "server/rest/http_types.h"
@@ -24,14 +27,26 @@ class Router {
   // HEAD is answered like GET without a body (the session drops it).
   Routed Handle(const Request& request) const;
 
+  // Dataset uploads stream their body, so the session asks before reading
+  // it: for PUT /v1/datasets/{name} the header of the upload (or the error
+  // naming the bad parameter), else nullopt.
+  std::optional<Result<v1::DatasetHeader>> MatchUpload(
+      http::verb method, std::string_view target) const;
+  static constexpr std::string_view kUploadRoute = "/v1/datasets/{name}";
+  // The largest body a request may announce (an upload's limit).
+  std::uint64_t max_request_bytes() const;
+  core::JobManager& manager() const { return manager_; }
+
  private:
   Reply Readyz() const;
   Reply Metrics() const;
 
+  core::JobManager& manager_;
   const HttpOptions& options_;
   const HttpMetrics& metrics_;
   const std::function<bool()> serving_;
   const JobRoutes jobs_;
+  const DatasetRoutes datasets_;
 };
 
 }  // namespace impulse::rest

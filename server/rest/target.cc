@@ -65,4 +65,10 @@ Result<Target> ParseTarget(std::string_view target) {
   return out;
 }
 
+Error UnknownParameter(const std::string& name, std::string_view allowed) {
+  return Error::InvalidArgument(
+      name,
+      "unknown query parameter; this route takes " + std::string(allowed));
+}
+
 }  // namespace impulse::rest
