@@ -20,6 +20,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "DEADLINE_EXCEEDED";
     case ErrorCode::kUnavailable:
       return "UNAVAILABLE";
+    case ErrorCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
     case ErrorCode::kInternal:
       return "INTERNAL";
   }

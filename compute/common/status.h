@@ -17,6 +17,7 @@ enum class ErrorCode {
   kCancelled,           // the job was cancelled
   kDeadlineExceeded,    // the job or call ran past its deadline
   kUnavailable,         // draining, or the store is down
+  kUnauthenticated,     // no or unknown bearer token
   kInternal,            // a bug or an unexpected failure (CUDA error, I/O)
 };
 

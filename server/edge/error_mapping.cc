@@ -20,6 +20,8 @@ grpc::StatusCode ToGrpcCode(ErrorCode code) {
       return grpc::StatusCode::DEADLINE_EXCEEDED;
     case ErrorCode::kUnavailable:
       return grpc::StatusCode::UNAVAILABLE;
+    case ErrorCode::kUnauthenticated:
+      return grpc::StatusCode::UNAUTHENTICATED;
     case ErrorCode::kInternal:
       return grpc::StatusCode::INTERNAL;
   }
@@ -48,6 +50,8 @@ int ToHttpStatus(ErrorCode code) {
       return 504;
     case ErrorCode::kUnavailable:
       return 503;
+    case ErrorCode::kUnauthenticated:
+      return 401;
     case ErrorCode::kInternal:
       return 500;
   }
