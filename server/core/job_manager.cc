@@ -11,6 +11,11 @@
 namespace impulse::core {
 namespace {
 
+// A per-tenant map key (tenant names never contain the separator).
+std::string TenantKey(const std::string& tenant, const std::string& key) {
+  return tenant + '\x1f' + key;
+}
+
 std::string KindName(const v1::JobSpec& spec) {
   const jobs::JobKind* kind = jobs::FindJobKind(spec);
   return kind == nullptr ? "none" : std::string(kind->name());
@@ -34,9 +39,11 @@ class JobManager::RunContext final : public jobs::JobContext {
   std::string job_id() const override { return job_->id(); }
   Result<std::shared_ptr<const jobs::DatasetContent>> OpenDataset(
       std::string_view name) const override {
-    return manager_->datasets_->Read(name, "dataset");
+    return manager_->StoreFor(job_->tenant()).Read(name, "dataset");
   }
-  jobs::IndexRegistry* indexes() const override { return &manager_->indexes_; }
+  jobs::IndexRegistry* indexes() const override {
+    return &manager_->IndexesFor(job_->tenant());
+  }
   std::string result_dir() const override { return manager_->result_dir(); }
   jobs::Limits limits() const override { return manager_->options_.limits; }
 
@@ -129,7 +136,8 @@ std::string JobManager::NewJobId() {
   return std::string("j-") + buf;
 }
 
-Status JobManager::ValidateSpec(const v1::JobSpec& spec) const {
+Status JobManager::ValidateSpec(const v1::JobSpec& spec,
+                                const std::string& tenant) const {
   const jobs::JobKind* kind = jobs::FindJobKind(spec);
   if (kind == nullptr) {
     return Error::InvalidArgument(
@@ -164,7 +172,7 @@ Status JobManager::ValidateSpec(const v1::JobSpec& spec) const {
   if (Status status = kind->Validate(spec, options_.limits); !status.ok()) {
     return status;
   }
-  if (Status status = ValidateDatasets(spec, *kind); !status.ok()) {
+  if (Status status = ValidateDatasets(spec, *kind, tenant); !status.ok()) {
     return status;
   }
   if (spec.device() == v1::GPU && !options_.gpu_available) {
@@ -182,14 +190,18 @@ Status JobManager::ValidateSpec(const v1::JobSpec& spec) const {
   return {};
 }
 
-Result<std::shared_ptr<JobRecord>> JobManager::Submit(const v1::JobSpec& spec) {
-  if (Status status = ValidateSpec(spec); !status.ok()) return status.error();
+Result<std::shared_ptr<JobRecord>> JobManager::Submit(
+    const v1::JobSpec& spec, const std::string& tenant) {
+  if (Status status = ValidateSpec(spec, tenant); !status.ok()) {
+    return status.error();
+  }
 
   std::shared_ptr<JobRecord> job;
   {
     std::lock_guard lock(mu_);
     if (!spec.idempotency_key().empty()) {
-      auto it = by_idempotency_key_.find(spec.idempotency_key());
+      auto it =
+          by_idempotency_key_.find(TenantKey(tenant, spec.idempotency_key()));
       if (it != by_idempotency_key_.end()) {
         if (google::protobuf::util::MessageDifferencer::Equals(
                 it->second->spec(), spec)) {
@@ -218,18 +230,18 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(const v1::JobSpec& spec) {
     // Under mu_: a dataset cannot be deleted between this check and the
     // job being indexed (DeleteDataset takes mu_ too).
     if (Result<std::vector<std::string>> digests =
-            DatasetDigests(spec, *jobs::FindJobKind(spec));
+            DatasetDigests(spec, *jobs::FindJobKind(spec), tenant);
         !digests.ok()) {
       return digests.error();
     }
     if (std::optional<std::string> key =
-            CacheKey(spec, *jobs::FindJobKind(spec))) {
+            CacheKey(spec, *jobs::FindJobKind(spec), tenant)) {
       if (std::optional<ResultCache::Entry> hit = cache_.Find(*key)) {
-        return SubmitCachedLocked(spec, *hit);
+        return SubmitCachedLocked(spec, *hit, tenant);
       }
     }
     job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
-                                      options_.event_log);
+                                      options_.event_log, 1, tenant);
     job->MarkQueued();
     if (journal_ != nullptr) {
       // Journaled before Submit answers: an accepted job survives a crash.
@@ -261,7 +273,8 @@ void JobManager::Index(const std::shared_ptr<JobRecord>& job) {
   by_id_.emplace(job->id(), job);
   by_ordinal_.emplace(job->ordinal(), job);
   if (!job->spec().idempotency_key().empty()) {
-    by_idempotency_key_.emplace(job->spec().idempotency_key(), job);
+    by_idempotency_key_.emplace(
+        TenantKey(job->tenant(), job->spec().idempotency_key()), job);
   }
 }
 
@@ -294,7 +307,8 @@ Status JobManager::Recover() {
     auto job = std::make_shared<JobRecord>(
         s.job.id(), s.ordinal, s.job.spec(), options_.event_log,
         IsTerminal(was) ? std::max<std::uint64_t>(last_seq, 1)
-                        : std::max(last_seq + 1, (journal_->boot() << 32) + 1));
+                        : std::max(last_seq + 1, (journal_->boot() << 32) + 1),
+        s.job.tenant());
     std::shared_ptr<const v1::JobResult> result;
     if (s.result.has_value()) {
       result = std::make_shared<const v1::JobResult>(std::move(*s.result));
@@ -320,17 +334,18 @@ Status JobManager::Recover() {
 }
 
 Result<std::shared_ptr<JobRecord>> JobManager::Find(
-    const std::string& id) const {
+    const std::string& id, const std::string& tenant) const {
   std::lock_guard lock(mu_);
   auto it = by_id_.find(id);
-  if (it == by_id_.end()) {
+  // Another tenant's job answers exactly like a missing one.
+  if (it == by_id_.end() || it->second->tenant() != tenant) {
     return Error{ErrorCode::kNotFound, "no job with id '" + id + "'", "id"};
   }
   return it->second;
 }
 
 Result<v1::ListJobsResponse> JobManager::List(
-    const v1::ListJobsRequest& request) const {
+    const v1::ListJobsRequest& request, const std::string& tenant) const {
   if (request.page_size() < 0) {
     return Error::InvalidArgument("page_size", "must be >= 0");
   }
@@ -352,6 +367,7 @@ Result<v1::ListJobsResponse> JobManager::List(
   for (auto it = by_ordinal_.upper_bound(after); it != by_ordinal_.end();
        ++it) {
     const JobRecord& job = *it->second;
+    if (job.tenant() != tenant) continue;
     if (request.state() != v1::JOB_STATE_UNSPECIFIED &&
         job.state() != request.state()) {
       continue;
@@ -375,8 +391,9 @@ Result<v1::ListJobsResponse> JobManager::List(
   return response;
 }
 
-Result<std::shared_ptr<JobRecord>> JobManager::Cancel(const std::string& id) {
-  Result<std::shared_ptr<JobRecord>> found = Find(id);
+Result<std::shared_ptr<JobRecord>> JobManager::Cancel(
+    const std::string& id, const std::string& tenant) {
+  Result<std::shared_ptr<JobRecord>> found = Find(id, tenant);
   if (!found.ok()) return found;
   const std::shared_ptr<JobRecord>& job = found.value();
   job->cancel_requested().store(true);
@@ -391,9 +408,10 @@ Result<std::shared_ptr<JobRecord>> JobManager::Cancel(const std::string& id) {
 }
 
 Result<std::vector<v1::ResultChunk>> JobManager::ResultChunks(
-    const std::string& id, std::size_t chunk_bytes) const {
+    const std::string& id, std::size_t chunk_bytes,
+    const std::string& tenant) const {
   Result<std::unique_ptr<ResultChunkStream>> stream =
-      StreamResult(id, chunk_bytes);
+      StreamResult(id, chunk_bytes, tenant);
   if (!stream.ok()) return stream.error();
   std::vector<v1::ResultChunk> chunks;
   for (;;) {
@@ -407,8 +425,9 @@ Result<std::vector<v1::ResultChunk>> JobManager::ResultChunks(
 }
 
 Result<std::unique_ptr<ResultChunkStream>> JobManager::StreamResult(
-    const std::string& id, std::size_t chunk_bytes) const {
-  Result<std::shared_ptr<JobRecord>> found = Find(id);
+    const std::string& id, std::size_t chunk_bytes,
+    const std::string& tenant) const {
+  Result<std::shared_ptr<JobRecord>> found = Find(id, tenant);
   if (!found.ok()) return found.error();
   const JobRecord& job = *found.value();
   std::shared_ptr<const v1::JobResult> result = job.result();

@@ -68,39 +68,58 @@ class JobManager {
   // this server is going away (the job resumes after a restart).
   void AnnounceShutdown();
 
+  // Every call below acts for one `tenant` (from the caller's token; "" on
+  // a server without tokens). Jobs, datasets, indexes, idempotency keys and
+  // cached results of other tenants do not exist for it: they answer
+  // kNotFound exactly like missing ones, so nothing leaks.
+
   // Validates and queues a job. With an idempotency key already seen, returns
   // the original job (same spec) or kAlreadyExists (different spec).
-  Result<std::shared_ptr<JobRecord>> Submit(const v1::JobSpec& spec);
-  Result<std::shared_ptr<JobRecord>> Find(const std::string& id) const;
-  Result<v1::ListJobsResponse> List(const v1::ListJobsRequest& request) const;
+  Result<std::shared_ptr<JobRecord>> Submit(const v1::JobSpec& spec,
+                                            const std::string& tenant = "");
+  Result<std::shared_ptr<JobRecord>> Find(const std::string& id,
+                                          const std::string& tenant = "") const;
+  Result<v1::ListJobsResponse> List(const v1::ListJobsRequest& request,
+                                    const std::string& tenant = "") const;
   // Cancels a queued or running job; a finished job is returned unchanged.
-  Result<std::shared_ptr<JobRecord>> Cancel(const std::string& id);
+  Result<std::shared_ptr<JobRecord>> Cancel(const std::string& id,
+                                            const std::string& tenant = "");
   // The result of a SUCCEEDED job split into chunks of about `chunk_bytes`.
   Result<std::vector<v1::ResultChunk>> ResultChunks(
-      const std::string& id, std::size_t chunk_bytes) const;
+      const std::string& id, std::size_t chunk_bytes,
+      const std::string& tenant = "") const;
   // The same chunks one at a time (large results are never copied whole).
   Result<std::unique_ptr<ResultChunkStream>> StreamResult(
-      const std::string& id, std::size_t chunk_bytes) const;
+      const std::string& id, std::size_t chunk_bytes,
+      const std::string& tenant = "") const;
 
-  // Datasets (job_manager_datasets.cc). Upload and list go to the store;
-  // deleting checks first that no queued or running job uses the dataset
-  // (kFailedPrecondition naming the job).
-  DatasetStore& datasets() { return *datasets_; }
-  Result<v1::Dataset> DeleteDataset(const std::string& name);
+  // Datasets (job_manager_datasets.cc), one store per tenant. Upload and
+  // list go to the store; deleting checks first that no queued or running
+  // job uses the dataset (kFailedPrecondition naming the job).
+  DatasetStore& datasets(const std::string& tenant = "") const {
+    return StoreFor(tenant);
+  }
+  Result<v1::Dataset> DeleteDataset(const std::string& name,
+                                    const std::string& tenant = "");
   // job_manager_indexes.cc: what both front ends answer for ListDatasets,
   // Query and Complete (defaults, page limits, errors naming the field).
-  Result<v1::ListDatasetsResponse> ListDatasets() const;
-  Result<v1::QueryResponse> Query(const v1::QueryRequest& request) const;
-  Result<v1::CompleteResponse> Complete(
-      const v1::CompleteRequest& request) const;
-  // In-memory named indexes built by `index` jobs.
-  jobs::IndexRegistry& indexes() { return indexes_; }
+  Result<v1::ListDatasetsResponse> ListDatasets(
+      const std::string& tenant = "") const;
+  Result<v1::QueryResponse> Query(const v1::QueryRequest& request,
+                                  const std::string& tenant = "") const;
+  Result<v1::CompleteResponse> Complete(const v1::CompleteRequest& request,
+                                        const std::string& tenant = "") const;
+  // In-memory named indexes built by `index` jobs, per tenant.
+  jobs::IndexRegistry& indexes(const std::string& tenant = "") const {
+    return IndexesFor(tenant);
+  }
   ResultCache& result_cache() { return cache_; }
 
   // Wakes every coroutine parked on any job's event log (shutdown).
   void WakeAllWatchers();
 
-  Status ValidateSpec(const v1::JobSpec& spec) const;
+  Status ValidateSpec(const v1::JobSpec& spec,
+                      const std::string& tenant = "") const;
   std::size_t queued() const { return scheduler_.queued(); }
   std::size_t running() const { return scheduler_.running(); }
   std::size_t running_gpu() const { return scheduler_.running_gpu(); }
@@ -124,14 +143,21 @@ class JobManager {
   // Datasets (job_manager_datasets.cc): existence and metadata checks for
   // Validate; the digests of a spec's datasets; the cache key of a spec
   // (nullopt: not cacheable); a job answered from the cache (under mu_).
-  Status ValidateDatasets(const v1::JobSpec& spec,
-                          const jobs::JobKind& kind) const;
+  Status ValidateDatasets(const v1::JobSpec& spec, const jobs::JobKind& kind,
+                          const std::string& tenant) const;
   Result<std::vector<std::string>> DatasetDigests(
-      const v1::JobSpec& spec, const jobs::JobKind& kind) const;
+      const v1::JobSpec& spec, const jobs::JobKind& kind,
+      const std::string& tenant) const;
   std::optional<std::string> CacheKey(const v1::JobSpec& spec,
-                                      const jobs::JobKind& kind) const;
+                                      const jobs::JobKind& kind,
+                                      const std::string& tenant) const;
   Result<std::shared_ptr<JobRecord>> SubmitCachedLocked(
-      const v1::JobSpec& spec, const ResultCache::Entry& hit);
+      const v1::JobSpec& spec, const ResultCache::Entry& hit,
+      const std::string& tenant);
+  // The tenant's dataset store and index registry, made on first use
+  // (job_manager_datasets.cc); they live as long as the manager.
+  DatasetStore& StoreFor(const std::string& tenant) const;
+  jobs::IndexRegistry& IndexesFor(const std::string& tenant) const;
   // Stores a finished job's result and returns its encoded size.
   void RememberResult(const JobRecord& job,
                       std::shared_ptr<const v1::JobResult> result);
@@ -150,8 +176,12 @@ class JobManager {
   std::unique_ptr<core::Journal> journal_;
   std::atomic<bool> journal_ok_{true};
   std::atomic<bool> draining_{false};
-  std::unique_ptr<DatasetStore> datasets_;
-  jobs::IndexRegistry indexes_;
+  std::unique_ptr<DatasetStore> datasets_;  // the "" tenant's
+  mutable jobs::IndexRegistry indexes_;     // the "" tenant's
+  mutable std::mutex tenants_mu_;           // guards the two maps below
+  mutable std::map<std::string, std::unique_ptr<DatasetStore>> tenant_stores_;
+  mutable std::map<std::string, std::unique_ptr<jobs::IndexRegistry>>
+      tenant_indexes_;
   ResultCache cache_;
   std::atomic<std::uint64_t> finished_{0};
 

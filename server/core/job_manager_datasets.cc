@@ -24,8 +24,35 @@ std::string JobManager::result_dir() const {
   return (std::filesystem::path(options_.storage_dir) / "results").string();
 }
 
+DatasetStore& JobManager::StoreFor(const std::string& tenant) const {
+  if (tenant.empty()) return *datasets_;
+  std::lock_guard lock(tenants_mu_);
+  std::unique_ptr<DatasetStore>& store = tenant_stores_[tenant];
+  if (store == nullptr) {
+    store = std::make_unique<DatasetStore>(DatasetStoreOptions{
+        .dir = options_.storage_dir.empty()
+                   ? ""
+                   : options_.storage_dir + "/tenants/" + tenant + "/datasets",
+        .max_dataset_bytes = options_.max_dataset_bytes});
+    if (Status status = store->Open(); !status.ok()) {
+      spdlog::error("tenant={} datasets unavailable: {}", tenant,
+                    status.error().ToString());
+    }
+  }
+  return *store;
+}
+
+jobs::IndexRegistry& JobManager::IndexesFor(const std::string& tenant) const {
+  if (tenant.empty()) return indexes_;
+  std::lock_guard lock(tenants_mu_);
+  std::unique_ptr<jobs::IndexRegistry>& registry = tenant_indexes_[tenant];
+  if (registry == nullptr) registry = std::make_unique<jobs::IndexRegistry>();
+  return *registry;
+}
+
 Status JobManager::ValidateDatasets(const v1::JobSpec& spec,
-                                    const jobs::JobKind& kind) const {
+                                    const jobs::JobKind& kind,
+                                    const std::string& tenant) const {
   const std::vector<jobs::DatasetUse> uses = kind.DatasetsUsed(spec);
   if (uses.empty()) return {};
   std::vector<v1::Dataset> infos;
@@ -33,13 +60,14 @@ Status JobManager::ValidateDatasets(const v1::JobSpec& spec,
     if (Status status = jobs::ValidateName(use.name, use.field); !status.ok()) {
       return status;
     }
-    if (!datasets_->enabled()) {
+    const DatasetStore& store = StoreFor(tenant);
+    if (!store.enabled()) {
       return Error{ErrorCode::kFailedPrecondition,
                    "this server keeps no datasets (started without a data "
                    "directory)",
                    use.field};
     }
-    Result<v1::Dataset> found = datasets_->Find(use.name, use.field);
+    Result<v1::Dataset> found = store.Find(use.name, use.field);
     if (!found.ok()) return found.error();
     infos.push_back(std::move(found.value()));
   }
@@ -47,10 +75,11 @@ Status JobManager::ValidateDatasets(const v1::JobSpec& spec,
 }
 
 Result<std::vector<std::string>> JobManager::DatasetDigests(
-    const v1::JobSpec& spec, const jobs::JobKind& kind) const {
+    const v1::JobSpec& spec, const jobs::JobKind& kind,
+    const std::string& tenant) const {
   std::vector<std::string> digests;
   for (const jobs::DatasetUse& use : kind.DatasetsUsed(spec)) {
-    Result<v1::Dataset> found = datasets_->Find(use.name, use.field);
+    Result<v1::Dataset> found = StoreFor(tenant).Find(use.name, use.field);
     if (!found.ok()) return found.error();
     digests.push_back(found.value().sha256());
   }
@@ -58,19 +87,24 @@ Result<std::vector<std::string>> JobManager::DatasetDigests(
 }
 
 std::optional<std::string> JobManager::CacheKey(
-    const v1::JobSpec& spec, const jobs::JobKind& kind) const {
+    const v1::JobSpec& spec, const jobs::JobKind& kind,
+    const std::string& tenant) const {
   if (spec.no_cache() || !kind.Cacheable() || !cache_.enabled()) {
     return std::nullopt;
   }
-  Result<std::vector<std::string>> digests = DatasetDigests(spec, kind);
+  Result<std::vector<std::string>> digests = DatasetDigests(spec, kind, tenant);
   if (!digests.ok()) return std::nullopt;
-  return ResultCache::Key(spec, digests.value());
+  // Per tenant: a hit would tell one tenant another's job id.
+  std::optional<std::string> key = ResultCache::Key(spec, digests.value());
+  if (!key.has_value()) return std::nullopt;
+  return tenant + '\x1f' + *key;
 }
 
 Result<std::shared_ptr<JobRecord>> JobManager::SubmitCachedLocked(
-    const v1::JobSpec& spec, const ResultCache::Entry& hit) {
+    const v1::JobSpec& spec, const ResultCache::Entry& hit,
+    const std::string& tenant) {
   auto job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
-                                         options_.event_log);
+                                         options_.event_log, 1, tenant);
   job->MarkQueued();
   if (journal_ != nullptr) {
     if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
@@ -94,19 +128,21 @@ void JobManager::RememberResult(const JobRecord& job,
                                 std::shared_ptr<const v1::JobResult> result) {
   const jobs::JobKind* kind = jobs::FindJobKind(job.spec());
   if (kind == nullptr) return;
-  if (std::optional<std::string> key = CacheKey(job.spec(), *kind)) {
+  if (std::optional<std::string> key =
+          CacheKey(job.spec(), *kind, job.tenant())) {
     cache_.Insert(*key, ResultCache::Entry{std::move(result), job.id()});
   }
 }
 
-Result<v1::Dataset> JobManager::DeleteDataset(const std::string& name) {
+Result<v1::Dataset> JobManager::DeleteDataset(const std::string& name,
+                                              const std::string& tenant) {
   if (Status status = jobs::ValidateName(name, "name"); !status.ok()) {
     return status.error();
   }
   std::lock_guard lock(mu_);
   for (const auto& [ordinal, job] : by_ordinal_) {
     const v1::JobState state = job->state();
-    if (IsTerminal(state)) continue;
+    if (IsTerminal(state) || job->tenant() != tenant) continue;
     const jobs::JobKind* kind = jobs::FindJobKind(job->spec());
     if (kind != nullptr && Uses(*kind, job->spec(), name)) {
       return Error{ErrorCode::kFailedPrecondition,
@@ -116,7 +152,7 @@ Result<v1::Dataset> JobManager::DeleteDataset(const std::string& name) {
                    "name"};
     }
   }
-  return datasets_->Delete(name);
+  return StoreFor(tenant).Delete(name);
 }
 
 }  // namespace impulse::core

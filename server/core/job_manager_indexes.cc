@@ -33,22 +33,24 @@ Status CheckPage(std::uint32_t value, const std::string& field) {
 
 }  // namespace
 
-Result<v1::ListDatasetsResponse> JobManager::ListDatasets() const {
-  if (!datasets_->enabled()) {
+Result<v1::ListDatasetsResponse> JobManager::ListDatasets(
+    const std::string& tenant) const {
+  const DatasetStore& store = StoreFor(tenant);
+  if (!store.enabled()) {
     return Error{ErrorCode::kFailedPrecondition,
                  "this server keeps no datasets (started without a data "
                  "directory)",
                  ""};
   }
   v1::ListDatasetsResponse out;
-  for (v1::Dataset& d : datasets_->List()) *out.add_datasets() = std::move(d);
+  for (v1::Dataset& d : store.List()) *out.add_datasets() = std::move(d);
   return out;
 }
 
-Result<v1::QueryResponse> JobManager::Query(
-    const v1::QueryRequest& request) const {
+Result<v1::QueryResponse> JobManager::Query(const v1::QueryRequest& request,
+                                            const std::string& tenant) const {
   Result<std::shared_ptr<const jobs::NamedIndex>> index =
-      FindIndex(indexes_, request.index_name());
+      FindIndex(IndexesFor(tenant), request.index_name());
   if (!index.ok()) return index.error();
   if (Status status = CheckPage(request.limit(), "limit"); !status.ok()) {
     return status.error();
@@ -69,9 +71,9 @@ Result<v1::QueryResponse> JobManager::Query(
 }
 
 Result<v1::CompleteResponse> JobManager::Complete(
-    const v1::CompleteRequest& request) const {
+    const v1::CompleteRequest& request, const std::string& tenant) const {
   Result<std::shared_ptr<const jobs::NamedIndex>> index =
-      FindIndex(indexes_, request.index_name());
+      FindIndex(IndexesFor(tenant), request.index_name());
   if (!index.ok()) return index.error();
   if (Status status = CheckPage(request.n(), "n"); !status.ok()) {
     return status.error();

@@ -10,12 +10,15 @@ google::protobuf::Timestamp Now() { return NowTimestamp(); }
 }  // namespace
 
 JobRecord::JobRecord(std::string id, std::uint64_t ordinal, v1::JobSpec spec,
-                     EventLog::Options log_options, std::uint64_t first_seq)
+                     EventLog::Options log_options, std::uint64_t first_seq,
+                     std::string tenant)
     : id_(std::move(id)),
+      tenant_(std::move(tenant)),
       ordinal_(ordinal),
       spec_(std::move(spec)),
       events_(log_options, first_seq) {
   job_.set_id(id_);
+  job_.set_tenant(tenant_);
   job_.set_state(v1::JOB_STATE_UNSPECIFIED);
   *job_.mutable_create_time() = Now();
 }

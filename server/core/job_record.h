@@ -15,10 +15,13 @@ namespace impulse::core {
 
 class JobRecord {
  public:
+  // `tenant`: whose job it is ("" on a server without auth tokens).
   JobRecord(std::string id, std::uint64_t ordinal, v1::JobSpec spec,
-            EventLog::Options log_options, std::uint64_t first_seq = 1);
+            EventLog::Options log_options, std::uint64_t first_seq = 1,
+            std::string tenant = "");
 
   const std::string& id() const { return id_; }
+  const std::string& tenant() const { return tenant_; }
   // Submission order; the scheduler's tie-breaker and the List page cursor.
   std::uint64_t ordinal() const { return ordinal_; }
   const v1::JobSpec& spec() const { return spec_; }
@@ -60,6 +63,7 @@ class JobRecord {
                         const std::string& message);
 
   const std::string id_;
+  const std::string tenant_;
   const std::uint64_t ordinal_;
   const v1::JobSpec spec_;
   std::atomic<bool> cancel_{false};
