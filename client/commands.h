@@ -12,6 +12,7 @@ namespace impulse::cli {
 
 struct GlobalOptions {
   std::string server = "127.0.0.1:50051";
+  std::string token;  // bearer token for servers with --auth_tokens
   bool json = false;
   double timeout_seconds = 30;
 };

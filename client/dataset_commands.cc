@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "client/channel.h"
 #include "client/exit_code.h"
 #include "client/job_format.h"
 #include "impulse/v1/jobs.grpc.pb.h"
@@ -51,10 +52,7 @@ Examples:
 )";
 
 std::unique_ptr<v1::JobService::Stub> Stub(const GlobalOptions& global) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return v1::JobService::NewStub(grpc::CreateCustomChannel(
-      global.server, grpc::InsecureChannelCredentials(), args));
+  return v1::JobService::NewStub(OpenChannel(global.server, global.token));
 }
 
 void SetDeadline(const GlobalOptions& global, grpc::ClientContext& context) {

@@ -6,6 +6,7 @@
 #include <thread>
 #include <utility>
 
+#include "client/channel.h"
 #include "client/job_format.h"
 
 namespace impulse::cli {
@@ -16,7 +17,6 @@ namespace {
 constexpr int kMaxResumes = 8;
 constexpr std::chrono::milliseconds kFirstBackoff{250};
 constexpr std::chrono::milliseconds kMaxBackoff{4000};
-constexpr int kMaxReceiveBytes = 64 << 20;
 
 bool Retryable(const grpc::Status& status) {
   // OK here means the stream ended before the terminal event (e.g. the
@@ -63,12 +63,10 @@ bool IsTerminalEvent(const v1::JobEvent& event) {
 }
 
 JobClient::JobClient(const std::string& target,
-                     std::chrono::milliseconds timeout)
+                     std::chrono::milliseconds timeout,
+                     const std::string& token)
     : target_(target), timeout_(timeout) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
-  channel_ = grpc::CreateCustomChannel(
-      target, grpc::InsecureChannelCredentials(), args);
+  channel_ = OpenChannel(target, token);
   stub_ = v1::JobService::NewStub(channel_);
 }
 

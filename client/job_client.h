@@ -29,7 +29,9 @@ class JobClient {
 
   // `target` is HOST:PORT; `timeout` is the deadline of each call that does
   // not follow a job (everything except Run and Watch).
-  JobClient(const std::string& target, std::chrono::milliseconds timeout);
+  // `token`: the bearer token sent with every call ("" = none).
+  JobClient(const std::string& target, std::chrono::milliseconds timeout,
+            const std::string& token = "");
 
   const std::string& target() const { return target_; }
 

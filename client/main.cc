@@ -29,7 +29,7 @@ Examples:
 
 constexpr const char* kCommonNote = R"(
 Global options go before or after the subcommand: --server HOST:PORT (env
-IMPULSE_SERVER), --json, --timeout SECONDS. Exit status: 0 SUCCEEDED or call
+IMPULSE_SERVER), --token TOKEN (env IMPULSE_TOKEN), --json, --timeout SECONDS. Exit status: 0 SUCCEEDED or call
 worked, 1 FAILED or CANCELLED, 2 usage error, 3 server unreachable or RPC error.)";
 
 constexpr const char* kSubmitFooter = R"(
@@ -95,6 +95,10 @@ int main(int argc, char** argv) {
                  "impulsed gRPC address HOST:PORT (env IMPULSE_SERVER)")
       ->envname("IMPULSE_SERVER")
       ->capture_default_str();
+  app.add_option("--token", global.token,
+                 "bearer token for a server started with --auth_tokens (env "
+                 "IMPULSE_TOKEN; prefer the variable: flags show in ps)")
+      ->envname("IMPULSE_TOKEN");
   app.add_flag("--json", global.json,
                "print protobuf JSON (the job, response or result; JSON lines "
                "for watch)");

@@ -65,7 +65,35 @@ ImpulseServer::ImpulseServer(ServerOptions options)
 
 ImpulseServer::~ImpulseServer() { Shutdown(std::chrono::milliseconds(0)); }
 
+namespace {
+
+// The host part of HOST:PORT ("[::1]:80" -> "[::1]").
+std::string_view HostOf(std::string_view listen) {
+  const std::size_t colon = listen.rfind(':');
+  return colon == std::string_view::npos ? listen : listen.substr(0, colon);
+}
+
+// Without tokens anyone who can connect may use the server, so it listens
+// beyond loopback only when told to (--insecure).
+Status CheckExposure(const ServerOptions& options) {
+  if (options.auth != nullptr || options.insecure) return {};
+  for (const auto& [listen, field] :
+       {std::pair{options.grpc_listen, "grpc_listen"},
+        std::pair{options.http_listen, "http_listen"}}) {
+    if (listen.empty() || edge::IsLoopbackHost(HostOf(listen))) continue;
+    return Error::InvalidArgument(
+        field, "'" + listen +
+                   "' is not a loopback address and no --auth_tokens are "
+                   "set: anyone who can connect could use this server. "
+                   "Give --auth_tokens=FILE, or --insecure to allow it");
+  }
+  return {};
+}
+
+}  // namespace
+
 Status ImpulseServer::Start() {
+  if (Status status = CheckExposure(options_); !status.ok()) return status;
   if (Status status = manager_->Recover(); !status.ok()) return status;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -111,6 +139,7 @@ Status ImpulseServer::Start() {
         metrics_.http_request_duration.WithLabels({route}).Observe(seconds);
       };
     }
+    http.auth = options_.auth;
     if (!http.on_stream) {
       http.on_stream = [this](int delta) {
         metrics_.active_watchers.Increment(delta);
@@ -140,6 +169,8 @@ Status ImpulseServer::Start() {
       if (--io_threads_running_ == 0) io_idle_cv_.notify_all();
     });
   }
+  handlers_->RequireTokens(options_.auth);
+  metrics_handlers_->RequireTokens(options_.auth);
   handlers_->Start(poller_->cq(), options_.listeners_per_method);
   metrics_handlers_->Start(poller_->cq(), 1);
   grpc_server_->GetHealthCheckService()->SetServingStatus(true);
@@ -148,9 +179,12 @@ Status ImpulseServer::Start() {
   started_ = true;
   spdlog::info(
       "impulsed serving grpc={} port={} cpu_threads={} io_threads={} "
-      "max_queued={}",
+      "max_queued={} auth={}",
       options_.grpc_listen, grpc_port_, manager_->cpu_threads(), io_threads,
-      options_.manager.scheduler.max_queued);
+      options_.manager.scheduler.max_queued,
+      options_.auth != nullptr
+          ? "tokens(" + std::to_string(options_.auth->size()) + ")"
+          : std::string(options_.insecure ? "none(insecure)" : "none"));
   return {};
 }
 

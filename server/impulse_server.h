@@ -21,6 +21,7 @@
 
 #include "compute/common/status.h"
 #include "server/core/job_manager.h"
+#include "server/edge/token_auth.h"
 #include "server/grpc/completion_queue_poller.h"
 #include "server/grpc/job_service_handlers.h"
 #include "server/grpc/metrics_handlers.h"
@@ -41,6 +42,10 @@ struct ServerOptions {
   // HOST:PORT for the REST gateway; "" = no HTTP; port 0 picks a free port.
   std::string http_listen;
   rest::HttpOptions http;  // limits, timeouts, /readyz and /metrics hooks
+  // Bearer tokens -> tenants, checked on every gRPC and /v1/ REST call;
+  // null = no tokens, and then only loopback addresses unless `insecure`.
+  std::shared_ptr<const edge::TokenAuth> auth;
+  bool insecure = false;
   core::JobManagerOptions manager;
 };
 

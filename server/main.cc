@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "server/edge/token_auth.h"
 #include "server/impulse_server.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   bool journal = true;
   std::string journal_sync = "normal";
   int drain_ms = 5000;
+  std::string auth_tokens;
 
   CLI::App app{
       "impulsed: runs simulation and analytics jobs (particles, pi) submitted "
@@ -33,6 +35,15 @@ int main(int argc, char** argv) {
                  "largest HTTP request body (larger gets 413)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--auth_tokens", auth_tokens,
+                 "file of 'TENANT TOKEN' lines ('#' comments): every gRPC "
+                 "call and /v1/ REST request needs 'authorization: Bearer "
+                 "TOKEN' and sees only its tenant's jobs, datasets and "
+                 "indexes; without it the server listens on loopback only")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--insecure", options.insecure,
+               "allow listening beyond loopback without --auth_tokens "
+               "(anyone who can connect may use the server)");
   app.add_option("--data_dir", options.data_dir,
                  "directory for the journal and datasets")
       ->capture_default_str();
@@ -101,6 +112,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (!auth_tokens.empty()) {
+    auto auth = impulse::edge::TokenAuth::Load(auth_tokens);
+    if (!auth.ok()) {
+      spdlog::error("--auth_tokens: {}", auth.error().message);
+      return 2;
+    }
+    options.auth = auth.value();
+  }
   options.manager.storage_dir = options.data_dir;  // datasets/, results/
   if (journal) {
     options.manager.journal_path =

@@ -36,7 +36,7 @@ awaitable<grpc::Status> Upload(core::JobManager* manager, UploadCall& call,
                               "the first message must carry the header");
   }
   Result<std::unique_ptr<core::DatasetStore::Upload>> begun =
-      manager->datasets().BeginUpload(message.header());
+      manager->datasets(call.tenant).BeginUpload(message.header());
   if (!begun.ok()) co_return StatusOf(begun.error(), call.context);
   std::shared_ptr<core::DatasetStore::Upload> upload = std::move(begun.value());
   bool last = message.last();
@@ -57,12 +57,13 @@ awaitable<grpc::Status> Upload(core::JobManager* manager, UploadCall& call,
                                 "only the first message carries a header");
     }
     if (message.chunk().size() >
-        manager->datasets().options().max_chunk_bytes) {
+        manager->datasets(call.tenant).options().max_chunk_bytes) {
       co_return InvalidArgument(
           "chunk",
           std::to_string(message.chunk().size()) +
               " bytes is over the limit of " +
-              std::to_string(manager->datasets().options().max_chunk_bytes) +
+              std::to_string(
+                  manager->datasets(call.tenant).options().max_chunk_bytes) +
               " bytes per message; send smaller chunks");
     }
     last = message.last();
@@ -71,7 +72,8 @@ awaitable<grpc::Status> Upload(core::JobManager* manager, UploadCall& call,
     // Named first: GCC 12 destroys non-trivial temporaries of a co_await
     // expression twice.
     auto append = [upload, chunk] { return upload->Append(*chunk); };
-    awaitable<Status> appending = edge::OnBlockingPool<Status>(std::move(append));
+    awaitable<Status> appending =
+        edge::OnBlockingPool<Status>(std::move(append));
     Status appended = co_await std::move(appending);
     if (!appended.ok()) co_return StatusOf(appended.error(), call.context);
   }
@@ -80,7 +82,8 @@ awaitable<grpc::Status> Upload(core::JobManager* manager, UploadCall& call,
   }
   auto commit = [upload] { return std::optional(upload->Commit()); };
   awaitable<std::optional<Result<v1::Dataset>>> committing =
-      edge::OnBlockingPool<std::optional<Result<v1::Dataset>>>(std::move(commit));
+      edge::OnBlockingPool<std::optional<Result<v1::Dataset>>>(
+          std::move(commit));
   std::optional<Result<v1::Dataset>> committed = co_await std::move(committing);
   if (!committed->ok()) co_return StatusOf(committed->error(), call.context);
   out = std::move(committed->value());
@@ -103,24 +106,31 @@ void StartDatasetHandlers(AcceptGate& gate,
                     v1::Dataset& out) -> awaitable<grpc::Status> {
     co_return co_await Upload(m, call, out);
   };
-  // Unary calls that answer what the JobManager answers.
+  // Unary calls that answer what the JobManager answers for the caller's
+  // tenant.
   auto unary = [](auto method) {
     return [method](auto& call, auto& out) {
-      auto answer = method(call.request);
+      auto answer = method(call.request, call.tenant);
       if (!answer.ok()) return StatusOf(answer.error(), call.context);
       out = std::move(answer.value());
       return grpc::Status::OK;
     };
   };
-  auto list =
-      unary([m](const v1::ListDatasetsRequest&) { return m->ListDatasets(); });
-  auto remove = unary([m](const v1::DeleteDatasetRequest& request) {
-    return m->DeleteDataset(request.name());
+  auto list = unary([m](const v1::ListDatasetsRequest&, const std::string& t) {
+    return m->ListDatasets(t);
   });
+  auto remove =
+      unary([m](const v1::DeleteDatasetRequest& request, const std::string& t) {
+        return m->DeleteDataset(request.name(), t);
+      });
   auto query =
-      unary([m](const v1::QueryRequest& request) { return m->Query(request); });
-  auto complete = unary(
-      [m](const v1::CompleteRequest& request) { return m->Complete(request); });
+      unary([m](const v1::QueryRequest& request, const std::string& t) {
+        return m->Query(request, t);
+      });
+  auto complete =
+      unary([m](const v1::CompleteRequest& request, const std::string& t) {
+        return m->Complete(request, t);
+      });
 
   for (int i = 0; i < listeners_per_method; ++i) {
     asio::co_spawn(ex,

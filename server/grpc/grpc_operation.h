@@ -12,9 +12,15 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
+
+#include "compute/common/status.h"
+#include "server/edge/token_auth.h"
 
 namespace impulse::grpc_bridge {
 
@@ -80,10 +86,28 @@ auto AsyncGrpc(StartFn start, CompletionToken&& token) {
 // ----- completion-token wrappers, so one RPC reads top to bottom as a
 // coroutine
 
-// Lets listener loops ask gRPC for new calls only until shutdown begins:
-// requesting a call from a server that is shutting down is fatal in gRPC.
+// What every call passes through: listener loops ask gRPC for new calls only
+// until shutdown begins (requesting a call from a server that is shutting
+// down is fatal in gRPC), and with a token table each call must carry a
+// known bearer token, which names its tenant.
 class AcceptGate {
  public:
+  // Set before serving starts; null (the default) = no tokens needed.
+  void RequireTokens(std::shared_ptr<const edge::TokenAuth> auth) {
+    auth_ = std::move(auth);
+  }
+  // The caller's tenant ("" without tokens), or kUnauthenticated.
+  Result<std::string> Authenticate(const grpc::ServerContext& context) const {
+    if (auth_ == nullptr) return std::string();
+    const auto& metadata = context.client_metadata();
+    auto it = metadata.find("authorization");
+    std::string_view value;
+    if (it != metadata.end()) {
+      value = std::string_view(it->second.data(), it->second.size());
+    }
+    return auth_->Authenticate(value);
+  }
+
   // Runs `request` unless closed; returns whether it ran.
   template <typename Fn>
   bool RunIfOpen(Fn request) {
@@ -101,6 +125,7 @@ class AcceptGate {
  private:
   std::mutex mu_;
   bool closed_ = false;
+  std::shared_ptr<const edge::TokenAuth> auth_;
 };
 
 // Asks gRPC for the next call of one method (the generated RequestXxx).

@@ -65,14 +65,14 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
 
   auto submit = [manager](UnaryCall<v1::SubmitRequest, v1::Job>& call,
                           v1::Job& out) {
-    auto job = manager->Submit(call.request.spec());
+    auto job = manager->Submit(call.request.spec(), call.tenant);
     if (!job.ok()) return StatusOf(job.error(), call.context);
     out = job.value()->ToProto(/*with_result=*/true);
     return grpc::Status::OK;
   };
   auto get = [manager](UnaryCall<v1::GetJobRequest, v1::Job>& call,
                        v1::Job& out) {
-    auto job = manager->Find(call.request.id());
+    auto job = manager->Find(call.request.id(), call.tenant);
     if (!job.ok()) return StatusOf(job.error(), call.context);
     out = job.value()->ToProto(/*with_result=*/true);
     return grpc::Status::OK;
@@ -80,14 +80,14 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
   auto list = [manager](
                   UnaryCall<v1::ListJobsRequest, v1::ListJobsResponse>& call,
                   v1::ListJobsResponse& out) {
-    auto page = manager->List(call.request);
+    auto page = manager->List(call.request, call.tenant);
     if (!page.ok()) return StatusOf(page.error(), call.context);
     out = std::move(page.value());
     return grpc::Status::OK;
   };
   auto cancel = [manager](UnaryCall<v1::CancelJobRequest, v1::Job>& call,
                           v1::Job& out) {
-    auto job = manager->Cancel(call.request.id());
+    auto job = manager->Cancel(call.request.id(), call.tenant);
     if (!job.ok()) return StatusOf(job.error(), call.context);
     out = job.value()->ToProto(/*with_result=*/true);
     return grpc::Status::OK;
@@ -97,7 +97,7 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
   auto watch = [manager,
                 watchers](StreamCall<v1::WatchRequest, v1::JobEvent>& call)
       -> awaitable<grpc::Status> {
-    auto job = manager->Find(call.request.id());
+    auto job = manager->Find(call.request.id(), call.tenant);
     if (!job.ok()) co_return StatusOf(job.error(), call.context);
     ScopedGaugeIncrement watching(watchers);
     co_await StreamEvents(call, job.value(), call.request.after_seq());
@@ -105,7 +105,7 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
   };
   auto run = [manager, watchers](StreamCall<v1::RunRequest, v1::JobEvent>& call)
       -> awaitable<grpc::Status> {
-    auto job = manager->Submit(call.request.spec());
+    auto job = manager->Submit(call.request.spec(), call.tenant);
     if (!job.ok()) co_return StatusOf(job.error(), call.context);
     ScopedGaugeIncrement watching(watchers);
     co_await StreamEvents(call, job.value(), 0);
@@ -114,7 +114,8 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
   auto get_result =
       [manager](StreamCall<v1::GetResultRequest, v1::ResultChunk>& call)
       -> awaitable<grpc::Status> {
-    auto chunks = manager->StreamResult(call.request.id(), kResultChunkBytes);
+    auto chunks = manager->StreamResult(call.request.id(), kResultChunkBytes,
+                                        call.tenant);
     if (!chunks.ok()) co_return StatusOf(chunks.error(), call.context);
     v1::ResultChunk chunk;
     for (;;) {

@@ -30,6 +30,10 @@ class JobServiceHandlers {
   void Start(grpc::ServerCompletionQueue* cq, int listeners_per_method);
   // Stops asking gRPC for new calls; call before grpc::Server::Shutdown.
   void StopAccepting() { gate_.Close(); }
+  // Every call must carry one of these bearer tokens (before Start).
+  void RequireTokens(std::shared_ptr<const edge::TokenAuth> auth) {
+    gate_.RequireTokens(std::move(auth));
+  }
 
  private:
   core::JobManager& manager_;

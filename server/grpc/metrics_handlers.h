@@ -23,6 +23,10 @@ class MetricsHandlers {
   }
   void Start(grpc::ServerCompletionQueue* cq, int listeners);
   void StopAccepting() { gate_.Close(); }
+  // Every call must carry one of these bearer tokens (before Start).
+  void RequireTokens(std::shared_ptr<const edge::TokenAuth> auth) {
+    gate_.RequireTokens(std::move(auth));
+  }
 
  private:
   const core::JobManager& manager_;

@@ -57,6 +57,7 @@ struct RpcMetrics {
 template <typename Request, typename Response>
 struct UnaryCall {
   grpc::ServerContext context;
+  std::string tenant;  // the caller's, from its token (AcceptGate)
   Request request;
   grpc::ServerAsyncResponseWriter<Response> responder{&context};
 };
@@ -67,6 +68,7 @@ struct UnaryCall {
 template <typename Request, typename Message>
 struct StreamCall {
   grpc::ServerContext context;
+  std::string tenant;  // the caller's, from its token (AcceptGate)
   Request request;
   grpc::ServerAsyncWriter<Message> writer{&context};
   std::atomic<bool> done{false};
@@ -93,6 +95,7 @@ struct StreamCall {
 template <typename Request, typename Response>
 struct ClientStreamCall {
   grpc::ServerContext context;
+  std::string tenant;  // the caller's, from its token (AcceptGate)
   grpc::ServerAsyncReader<Response, Request> reader{&context};
   std::atomic<bool> done{false};
   void OnDone() { done.store(true); }
@@ -121,6 +124,19 @@ inline grpc::Status StatusOf(const Error& error, grpc::ServerContext& context) {
   return edge::ToGrpcStatus(error);
 }
 
+// Sets call.tenant from the caller's token; false (with the UNAUTHENTICATED
+// status in `status`) when the gate refuses the caller.
+template <typename Call>
+bool Admit(const AcceptGate& gate, Call& call, grpc::Status& status) {
+  Result<std::string> tenant = gate.Authenticate(call.context);
+  if (!tenant.ok()) {
+    status = StatusOf(tenant.error(), call.context);
+    return false;
+  }
+  call.tenant = std::move(tenant.value());
+  return true;
+}
+
 // One listener loop per method: ask gRPC for the next call, and on arrival
 // spawn `fn` for it as its own coroutine on this executor, then ask again.
 // Parameters are by value: they live in the coroutine frame.
@@ -141,10 +157,12 @@ boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, RpcMetrics stats,
     // Spawned onto the io_context: the call's gRPC steps resume there.
     boost::asio::co_spawn(
         ex,
-        [call = std::move(call), fn, stats]() -> boost::asio::awaitable<void> {
+        [call = std::move(call), fn, stats,
+         &gate]() -> boost::asio::awaitable<void> {
           const auto start = std::chrono::steady_clock::now();
           Response response;
-          grpc::Status status = fn(*call, response);
+          grpc::Status status;
+          if (Admit(gate, *call, status)) status = fn(*call, response);
           // Counted before the answer goes out, so a client that reads the
           // metrics right after its call sees the call counted.
           stats.Record(status, start);
@@ -175,9 +193,10 @@ boost::asio::awaitable<void> ServeStream(AcceptGate& gate, RpcMetrics stats,
     }
     boost::asio::co_spawn(
         ex,
-        [call, fn, stats]() -> boost::asio::awaitable<void> {
+        [call, fn, stats, &gate]() -> boost::asio::awaitable<void> {
           const auto start = std::chrono::steady_clock::now();
-          grpc::Status status = co_await fn(*call);
+          grpc::Status status;
+          if (Admit(gate, *call, status)) status = co_await fn(*call);
           if (call->done.load()) {
             status = grpc::Status(grpc::StatusCode::CANCELLED,
                                   "call ended by the client");
@@ -223,10 +242,13 @@ boost::asio::awaitable<void> ServeClientStream(AcceptGate& gate,
     }
     boost::asio::co_spawn(
         ex,
-        [call, fn, stats]() -> boost::asio::awaitable<void> {
+        [call, fn, stats, &gate]() -> boost::asio::awaitable<void> {
           const auto start = std::chrono::steady_clock::now();
           Response response;
-          grpc::Status status = co_await fn(*call, response);
+          grpc::Status status;
+          if (Admit(gate, *call, status)) {
+            status = co_await fn(*call, response);
+          }
           if (call->done.load()) {
             status = grpc::Status(grpc::StatusCode::CANCELLED,
                                   "call ended by the client");

@@ -22,25 +22,29 @@ Status NoQuery(const Target& target) {
 
 }  // namespace
 
-Reply DatasetRoutes::List(const Target& target) const {
+Reply DatasetRoutes::List(const Target& target,
+                          const std::string& tenant) const {
   if (Status status = NoQuery(target); !status.ok()) {
     return ErrorResponse(status.error());
   }
-  return JsonReply(manager_.ListDatasets());
+  return JsonReply(manager_.ListDatasets(tenant));
 }
 
-Reply DatasetRoutes::Get(std::string_view name) const {
-  if (!manager_.datasets().enabled()) {
-    return JsonReply(manager_.ListDatasets());  // its kFailedPrecondition
+Reply DatasetRoutes::Get(std::string_view name,
+                         const std::string& tenant) const {
+  if (!manager_.datasets(tenant).enabled()) {
+    return JsonReply(manager_.ListDatasets(tenant));  // its kFailedPrecondition
   }
-  return JsonReply(manager_.datasets().Find(name, "name"));
+  return JsonReply(manager_.datasets(tenant).Find(name, "name"));
 }
 
-Reply DatasetRoutes::Delete(std::string_view name) const {
-  return JsonReply(manager_.DeleteDataset(std::string(name)));
+Reply DatasetRoutes::Delete(std::string_view name,
+                            const std::string& tenant) const {
+  return JsonReply(manager_.DeleteDataset(std::string(name), tenant));
 }
 
-Reply DatasetRoutes::Query(std::string_view index, const Target& target) const {
+Reply DatasetRoutes::Query(std::string_view index, const Target& target,
+                           const std::string& tenant) const {
   v1::QueryRequest request;
   request.set_index_name(std::string(index));
   bool has_query = false;
@@ -61,11 +65,11 @@ Reply DatasetRoutes::Query(std::string_view index, const Target& target) const {
     return ErrorResponse(Error::InvalidArgument(
         "q", "missing; e.g. ?q=apple%20AND%20NOT%20banana"));
   }
-  return JsonReply(manager_.Query(request));
+  return JsonReply(manager_.Query(request, tenant));
 }
 
-Reply DatasetRoutes::Complete(std::string_view index,
-                              const Target& target) const {
+Reply DatasetRoutes::Complete(std::string_view index, const Target& target,
+                              const std::string& tenant) const {
   v1::CompleteRequest request;
   request.set_index_name(std::string(index));
   for (const auto& [name, value] : target.query) {
@@ -79,7 +83,7 @@ Reply DatasetRoutes::Complete(std::string_view index,
       return ErrorResponse(UnknownParameter(name, "prefix and n"));
     }
   }
-  return JsonReply(manager_.Complete(request));
+  return JsonReply(manager_.Complete(request, tenant));
 }
 
 Result<v1::DatasetHeader> DatasetRoutes::UploadHeader(std::string_view name,

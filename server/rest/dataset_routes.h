@@ -4,6 +4,7 @@
 // one from its target. No sockets here.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "server/core/job_manager.h"
@@ -18,15 +19,17 @@ class DatasetRoutes {
   explicit DatasetRoutes(core::JobManager& manager) : manager_(manager) {}
 
   // GET /v1/datasets
-  Reply List(const Target& target) const;
+  Reply List(const Target& target, const std::string& tenant) const;
   // GET /v1/datasets/{name}
-  Reply Get(std::string_view name) const;
+  Reply Get(std::string_view name, const std::string& tenant) const;
   // DELETE /v1/datasets/{name}
-  Reply Delete(std::string_view name) const;
+  Reply Delete(std::string_view name, const std::string& tenant) const;
   // GET /v1/indexes/{name}:query?q=&offset=&limit=
-  Reply Query(std::string_view index, const Target& target) const;
+  Reply Query(std::string_view index, const Target& target,
+              const std::string& tenant) const;
   // GET /v1/indexes/{name}:complete?prefix=&n=
-  Reply Complete(std::string_view index, const Target& target) const;
+  Reply Complete(std::string_view index, const Target& target,
+                 const std::string& tenant) const;
 
   // PUT /v1/datasets/{name}?format=&dims=&sha256=: the upload's header.
   static Result<v1::DatasetHeader> UploadHeader(std::string_view name,

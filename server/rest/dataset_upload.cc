@@ -50,15 +50,16 @@ Response TooLarge(std::uint64_t limit) {
 awaitable<UploadOutcome> ReceiveDatasetUpload(
     beast::tcp_stream& stream, beast::flat_buffer& buffer,
     http::request_parser<http::string_body>& head,
-    const Result<v1::DatasetHeader>& header, core::JobManager& manager,
-    const HttpOptions& options) {
+    const Result<v1::DatasetHeader>& header, const std::string& tenant,
+    core::JobManager& manager, const HttpOptions& options) {
   if (!header.ok()) co_return UploadOutcome{ErrorResponse(header.error())};
-  const std::uint64_t limit = manager.datasets().options().max_dataset_bytes;
+  const std::uint64_t limit =
+      manager.datasets(tenant).options().max_dataset_bytes;
   if (head.content_length().value_or(0) > limit) {
     co_return UploadOutcome{TooLarge(limit)};
   }
   Result<std::unique_ptr<core::DatasetStore::Upload>> begun =
-      manager.datasets().BeginUpload(header.value());
+      manager.datasets(tenant).BeginUpload(header.value());
   if (!begun.ok()) {
     co_return UploadOutcome{ErrorResponse(AsQueryError(begun.error()))};
   }

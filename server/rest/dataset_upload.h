@@ -26,12 +26,12 @@ struct UploadOutcome {
 };
 
 // Reads the body after the head `head` has parsed, stores it under
-// `header` and says what to answer. Runs on the connection's strand; file
-// writes and hashing run on the blocking pool.
+// `header` in the tenant's datasets and says what to answer. Runs on the
+// connection's strand; file writes and hashing run on the blocking pool.
 boost::asio::awaitable<UploadOutcome> ReceiveDatasetUpload(
     boost::beast::tcp_stream& stream, boost::beast::flat_buffer& buffer,
     http::request_parser<http::string_body>& head,
-    const Result<v1::DatasetHeader>& header, core::JobManager& manager,
-    const HttpOptions& options);
+    const Result<v1::DatasetHeader>& header, const std::string& tenant,
+    core::JobManager& manager, const HttpOptions& options);
 
 }  // namespace impulse::rest

@@ -6,8 +6,11 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "server/edge/token_auth.h"
 
 namespace impulse::rest {
 
@@ -47,6 +50,10 @@ struct HttpOptions {
   // those two families out of its own text.
   std::function<void(std::string_view route, int status, double seconds)>
       on_request;
+  // Bearer tokens for every /v1/ route but the OpenAPI document (null = no
+  // tokens); /healthz, /readyz, /metrics and the dashboard's files stay open
+  // for load balancers, Prometheus and the browser.
+  std::shared_ptr<const edge::TokenAuth> auth;
   // Called with +1 when an event stream opens and -1 when it closes (active
   // watchers).
   std::function<void(int delta)> on_stream;

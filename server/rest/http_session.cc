@@ -211,17 +211,19 @@ awaitable<void> RunSession(beast::tcp_stream& stream,
     parser.body_limit(context.router.max_request_bytes());
     std::tie(ec, std::ignore) =
         co_await http::async_read_header(stream, buffer, parser, kNoThrow);
-    std::optional<Result<v1::DatasetHeader>> upload;
-    if (!ec) {
-      upload = context.router.MatchUpload(parser.get().method(),
-                                          parser.get().target());
-    }
+    std::optional<Result<Router::Upload>> upload;
+    if (!ec) upload = context.router.MatchUpload(parser.get());
     if (upload.has_value()) {
       const auto start = steady_clock::now();
       const bool keep = parser.get().keep_alive();
       const unsigned version = parser.get().version();
-      UploadOutcome outcome = co_await ReceiveDatasetUpload(
-          stream, buffer, parser, *upload, context.router.manager(), options);
+      Result<v1::DatasetHeader> header =
+          upload->ok() ? Result<v1::DatasetHeader>(upload->value().header)
+                       : Result<v1::DatasetHeader>(upload->error());
+      const std::string tenant = upload->ok() ? upload->value().tenant : "";
+      UploadOutcome outcome =
+          co_await ReceiveDatasetUpload(stream, buffer, parser, header, tenant,
+                                        context.router.manager(), options);
       if (!outcome.body_consumed) {
         co_await Reject(stream, outcome.response, context,
                         Router::kUploadRoute);

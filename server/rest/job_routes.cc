@@ -106,23 +106,24 @@ Result<v1::JobSpec> JobRoutes::ParseSpec(const Request& request) const {
   return spec;
 }
 
-Reply JobRoutes::Submit(const Request& request) const {
+Reply JobRoutes::Submit(const Request& request,
+                        const std::string& tenant) const {
   Result<v1::JobSpec> spec = ParseSpec(request);
   if (!spec.ok()) return ErrorResponse(spec.error());
-  auto job = manager_.Submit(spec.value());
+  auto job = manager_.Submit(spec.value(), tenant);
   if (!job.ok()) return ErrorResponse(job.error());
   return JobResponse(*job.value());
 }
 
-Reply JobRoutes::Run(const Request& request) const {
+Reply JobRoutes::Run(const Request& request, const std::string& tenant) const {
   Result<v1::JobSpec> spec = ParseSpec(request);
   if (!spec.ok()) return ErrorResponse(spec.error());
-  auto job = manager_.Submit(spec.value());
+  auto job = manager_.Submit(spec.value(), tenant);
   if (!job.ok()) return ErrorResponse(job.error());
   return EventStreamReply{job.value(), 0};
 }
 
-Reply JobRoutes::List(const Target& target) const {
+Reply JobRoutes::List(const Target& target, const std::string& tenant) const {
   v1::ListJobsRequest list;
   for (const auto& [name, value] : target.query) {
     if (name == "state") {
@@ -156,26 +157,27 @@ Reply JobRoutes::List(const Target& target) const {
           UnknownParameter(name, "state, label, page_size and page_token"));
     }
   }
-  auto page = manager_.List(list);
+  auto page = manager_.List(list, tenant);
   if (!page.ok()) return ErrorResponse(page.error());
   return JsonResponse(http::status::ok, ToJson(page.value()));
 }
 
-Reply JobRoutes::Get(std::string_view id) const {
-  auto job = manager_.Find(std::string(id));
+Reply JobRoutes::Get(std::string_view id, const std::string& tenant) const {
+  auto job = manager_.Find(std::string(id), tenant);
   if (!job.ok()) return ErrorResponse(job.error());
   return JobResponse(*job.value());
 }
 
-Reply JobRoutes::Cancel(std::string_view id) const {
-  auto job = manager_.Cancel(std::string(id));
+Reply JobRoutes::Cancel(std::string_view id, const std::string& tenant) const {
+  auto job = manager_.Cancel(std::string(id), tenant);
   if (!job.ok()) return ErrorResponse(job.error());
   return JobResponse(*job.value());
 }
 
-Reply JobRoutes::GetResult(std::string_view id) const {
-  auto chunks =
-      manager_.ResultChunks(std::string(id), options_.result_chunk_bytes);
+Reply JobRoutes::GetResult(std::string_view id,
+                           const std::string& tenant) const {
+  auto chunks = manager_.ResultChunks(std::string(id),
+                                      options_.result_chunk_bytes, tenant);
   if (!chunks.ok()) return ErrorResponse(chunks.error());
   std::vector<v1::ResultChunk>& parts = chunks.value();
   if (parts.size() == 1) {
@@ -185,7 +187,7 @@ Reply JobRoutes::GetResult(std::string_view id) const {
 }
 
 Reply JobRoutes::Events(std::string_view id, const Request& request,
-                        const Target& target) const {
+                        const Target& target, const std::string& tenant) const {
   std::uint64_t after_seq = 0;
   for (const auto& [name, value] : target.query) {
     if (name != "after_seq") {
@@ -202,7 +204,7 @@ Reply JobRoutes::Events(std::string_view id, const Request& request,
     if (!seq.ok()) return ErrorResponse(seq.error());
     after_seq = std::max(after_seq, seq.value());
   }
-  auto job = manager_.Find(std::string(id));
+  auto job = manager_.Find(std::string(id), tenant);
   if (!job.ok()) return ErrorResponse(job.error());
   core::EventLog& log = job.value()->events();
   if (log.closed() && after_seq >= log.last_seq()) {

@@ -1,8 +1,10 @@
 // The /v1/jobs routes: each turns an HTTP request into a JobManager call and
-// its answer into a Reply (protobuf JSON, an error, or an event stream). No
-// sockets here; the session sends what these return.
+// its answer into a Reply (protobuf JSON, an error, or an event stream), for
+// the caller's tenant (from its token; "" without tokens). No sockets here;
+// the session sends what these return.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "server/core/job_manager.h"
@@ -19,20 +21,20 @@ class JobRoutes {
       : manager_(manager), options_(options) {}
 
   // POST /v1/jobs: body is a JobSpec; answers the Job.
-  Reply Submit(const Request& request) const;
+  Reply Submit(const Request& request, const std::string& tenant) const;
   // POST /v1/jobs:run: Submit, then the job's events as SSE.
-  Reply Run(const Request& request) const;
+  Reply Run(const Request& request, const std::string& tenant) const;
   // GET /v1/jobs?state=&label=k:v&page_size=&page_token=
-  Reply List(const Target& target) const;
+  Reply List(const Target& target, const std::string& tenant) const;
   // GET /v1/jobs/{id}
-  Reply Get(std::string_view id) const;
+  Reply Get(std::string_view id, const std::string& tenant) const;
   // POST /v1/jobs/{id}:cancel
-  Reply Cancel(std::string_view id) const;
+  Reply Cancel(std::string_view id, const std::string& tenant) const;
   // GET /v1/jobs/{id}/result: the whole JobResult, streamed when large.
-  Reply GetResult(std::string_view id) const;
+  Reply GetResult(std::string_view id, const std::string& tenant) const;
   // GET /v1/jobs/{id}/events[?after_seq=N], or Last-Event-ID: N.
   Reply Events(std::string_view id, const Request& request,
-               const Target& target) const;
+               const Target& target, const std::string& tenant) const;
 
  private:
   Result<v1::JobSpec> ParseSpec(const Request& request) const;

@@ -67,6 +67,9 @@ Response ErrorResponse(const Error& error) {
   if (const int seconds = edge::RetryAfterSeconds(error.code); seconds > 0) {
     res.set(http::field::retry_after, std::to_string(seconds));
   }
+  if (error.code == ErrorCode::kUnauthenticated) {
+    res.set(http::field::www_authenticate, "Bearer realm=\"impulse\"");
+  }
   return res;
 }
 

@@ -19,7 +19,8 @@ std::string JsonQuote(std::string_view text);
 std::string ErrorJson(std::string_view code, std::string_view message,
                       std::string_view field);
 
-// Status from edge::ToHttpStatus, Retry-After from edge::RetryAfterSeconds.
+// Status from edge::ToHttpStatus, Retry-After from edge::RetryAfterSeconds,
+// WWW-Authenticate on a 401.
 Response ErrorResponse(const Error& error);
 
 // An error that is about HTTP itself rather than the job API.

@@ -49,16 +49,32 @@ Router::Router(core::JobManager& manager, const HttpOptions& options,
       jobs_(manager, options),
       datasets_(manager) {}
 
-std::optional<Result<v1::DatasetHeader>> Router::MatchUpload(
-    http::verb method, std::string_view target) const {
-  if (method != http::verb::put) return std::nullopt;
-  Result<Target> parsed = ParseTarget(target);
+Result<std::string> Router::Authenticate(
+    const http::request_header<>& head) const {
+  if (options_.auth == nullptr) return std::string();
+  auto it = head.find(http::field::authorization);
+  std::string_view value;
+  if (it != head.end())
+    value = std::string_view(it->value().data(), it->value().size());
+  return options_.auth->Authenticate(value);
+}
+
+std::optional<Result<Router::Upload>> Router::MatchUpload(
+    const http::request_header<>& head) const {
+  if (head.method() != http::verb::put) return std::nullopt;
+  Result<Target> parsed = ParseTarget(head.target());
   if (!parsed.ok()) return std::nullopt;  // Handle answers the 400
   const std::string_view path = parsed.value().path;
   if (!path.starts_with(kDatasetsPrefix)) return std::nullopt;
   const std::string_view name = path.substr(kDatasetsPrefix.size());
   if (!ValidId(name)) return std::nullopt;
-  return DatasetRoutes::UploadHeader(name, parsed.value());
+  Result<std::string> tenant = Authenticate(head);
+  if (!tenant.ok()) return Result<Upload>(tenant.error());
+  Result<v1::DatasetHeader> header =
+      DatasetRoutes::UploadHeader(name, parsed.value());
+  if (!header.ok()) return Result<Upload>(header.error());
+  return Result<Upload>(
+      Upload{std::move(header.value()), std::move(tenant.value())});
 }
 
 std::uint64_t Router::max_request_bytes() const {
@@ -113,13 +129,20 @@ Routed Router::Handle(const Request& request) const {
     return {JsonResponse(http::status::ok, std::string(OpenApiJson())),
             "/v1/openapi.json"};
   }
+  // Everything else under /v1/ acts for a tenant: its token must check out.
+  std::string tenant;
+  if (path.starts_with("/v1/")) {
+    Result<std::string> caller = Authenticate(request);
+    if (!caller.ok()) return {ErrorResponse(caller.error()), "unauthenticated"};
+    tenant = std::move(caller.value());
+  }
   if (path == "/v1/jobs") {
-    if (post) return {jobs_.Submit(request), "/v1/jobs"};
-    if (get) return {jobs_.List(target), "/v1/jobs"};
+    if (post) return {jobs_.Submit(request, tenant), "/v1/jobs"};
+    if (get) return {jobs_.List(target, tenant), "/v1/jobs"};
     return {MethodNotAllowed(request, "GET, HEAD, POST"), "/v1/jobs"};
   }
   if (path == "/v1/jobs:run") {
-    if (post) return {jobs_.Run(request), "/v1/jobs:run"};
+    if (post) return {jobs_.Run(request, tenant), "/v1/jobs:run"};
     return {MethodNotAllowed(request, "POST"), "/v1/jobs:run"};
   }
   if (path.starts_with(kJobsPrefix)) {
@@ -130,7 +153,7 @@ Routed Router::Handle(const Request& request) const {
       if (!post) {
         return {MethodNotAllowed(request, "POST"), "/v1/jobs/{id}:cancel"};
       }
-      return {jobs_.Cancel(id), "/v1/jobs/{id}:cancel"};
+      return {jobs_.Cancel(id, tenant), "/v1/jobs/{id}:cancel"};
     }
     if (rest.ends_with("/result")) {
       std::string_view id = rest.substr(0, rest.size() - 7);
@@ -138,7 +161,7 @@ Routed Router::Handle(const Request& request) const {
       if (method != http::verb::get) {
         return {MethodNotAllowed(request, "GET"), "/v1/jobs/{id}/result"};
       }
-      return {jobs_.GetResult(id), "/v1/jobs/{id}/result"};
+      return {jobs_.GetResult(id, tenant), "/v1/jobs/{id}/result"};
     }
     if (rest.ends_with("/events")) {
       std::string_view id = rest.substr(0, rest.size() - 7);
@@ -146,12 +169,13 @@ Routed Router::Handle(const Request& request) const {
       if (method != http::verb::get) {
         return {MethodNotAllowed(request, "GET"), "/v1/jobs/{id}/events"};
       }
-      return {jobs_.Events(id, request, target), "/v1/jobs/{id}/events"};
+      return {jobs_.Events(id, request, target, tenant),
+              "/v1/jobs/{id}/events"};
     }
     if (ValidId(rest)) {
       if (!get)
         return {MethodNotAllowed(request, "GET, HEAD"), "/v1/jobs/{id}"};
-      return {jobs_.Get(rest), "/v1/jobs/{id}"};
+      return {jobs_.Get(rest, tenant), "/v1/jobs/{id}"};
     }
   }
   if (path == "/v1/metrics/stream") {
@@ -162,14 +186,14 @@ Routed Router::Handle(const Request& request) const {
   }
   if (path == "/v1/datasets") {
     if (!get) return {MethodNotAllowed(request, "GET, HEAD"), "/v1/datasets"};
-    return {datasets_.List(target), "/v1/datasets"};
+    return {datasets_.List(target, tenant), "/v1/datasets"};
   }
   if (path.starts_with(kDatasetsPrefix)) {
     std::string_view name = path.substr(kDatasetsPrefix.size());
     if (!ValidId(name)) return {NotFound(path), "other"};
-    if (get) return {datasets_.Get(name), kUploadRoute};
+    if (get) return {datasets_.Get(name, tenant), kUploadRoute};
     if (method == http::verb::delete_) {
-      return {datasets_.Delete(name), kUploadRoute};
+      return {datasets_.Delete(name, tenant), kUploadRoute};
     }
     // (PUT is served by the session, which streams the body: MatchUpload.)
     return {MethodNotAllowed(request, "GET, HEAD, PUT, DELETE"), kUploadRoute};
@@ -185,8 +209,8 @@ Routed Router::Handle(const Request& request) const {
       const std::string_view route =
           query ? "/v1/indexes/{name}:query" : "/v1/indexes/{name}:complete";
       if (!get) return {MethodNotAllowed(request, "GET, HEAD"), route};
-      return {query ? datasets_.Query(name, target)
-                    : datasets_.Complete(name, target),
+      return {query ? datasets_.Query(name, target, tenant)
+                    : datasets_.Complete(name, target, tenant),
               route};
     }
     return {NotFound(path), "other"};

@@ -28,10 +28,15 @@ class Router {
   Routed Handle(const Request& request) const;
 
   // Dataset uploads stream their body, so the session asks before reading
-  // it: for PUT /v1/datasets/{name} the header of the upload (or the error
-  // naming the bad parameter), else nullopt.
-  std::optional<Result<v1::DatasetHeader>> MatchUpload(
-      http::verb method, std::string_view target) const;
+  // it: for PUT /v1/datasets/{name} the header of the upload and the
+  // caller's tenant (or the error: a bad parameter, no valid token), else
+  // nullopt.
+  struct Upload {
+    v1::DatasetHeader header;
+    std::string tenant;
+  };
+  std::optional<Result<Upload>> MatchUpload(
+      const http::request_header<>& head) const;
   static constexpr std::string_view kUploadRoute = "/v1/datasets/{name}";
   // The largest body a request may announce (an upload's limit).
   std::uint64_t max_request_bytes() const;
@@ -40,6 +45,9 @@ class Router {
  private:
   Reply Readyz() const;
   Reply Metrics() const;
+  // The caller's tenant from "Authorization: Bearer <token>" ("" when the
+  // server has no tokens), or kUnauthenticated.
+  Result<std::string> Authenticate(const http::request_header<>& head) const;
 
   core::JobManager& manager_;
   const HttpOptions& options_;

@@ -48,8 +48,40 @@
     return err;
   }
 
-  async function api(method, path, body) {
-    const init = {method, cache: 'no-store', headers: {}};
+  // A server started with --auth_tokens answers 401 to /v1/ calls without a
+  // bearer token: the dashboard asks for one once and keeps it for this tab
+  // only (sessionStorage). "#token=..." in the address works too.
+  const TOKEN_KEY = 'impulse-token';
+  const fromHash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (fromHash) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(fromHash[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  let askingForToken = null;
+
+  function withToken(headers) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = `Bearer ${token}`;
+    return headers;
+  }
+
+  // Resolves true when the user gave a token (one prompt at a time).
+  function askForToken() {
+    if (!askingForToken) {
+      askingForToken = new Promise((resolve) => {
+        const token = window.prompt(
+            'This server needs an access token (impulsed --auth_tokens):');
+        if (token && token.trim()) {
+          sessionStorage.setItem(TOKEN_KEY, token.trim());
+        }
+        resolve(Boolean(token && token.trim()));
+      }).finally(() => setTimeout(() => { askingForToken = null; }, 0));
+    }
+    return askingForToken;
+  }
+
+  async function api(method, path, body, retried = false) {
+    const init = {method, cache: 'no-store', headers: withToken({})};
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -62,6 +94,9 @@
       throw new ApiError(0, 'UNAVAILABLE', `server unreachable (${e.message})`);
     }
     setConnected(true);
+    if (res.status === 401 && !retried && await askForToken()) {
+      return api(method, path, body, true);
+    }
     if (!res.ok) throw await errorFrom(res);
     return res.json();
   }
@@ -75,7 +110,7 @@
       res = await fetch(url, {
         signal,
         cache: 'no-store',
-        headers: {Accept: 'text/event-stream'},
+        headers: withToken({Accept: 'text/event-stream'}),
       });
     } catch (e) {
       if (signal && signal.aborted) throw e;
