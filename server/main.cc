@@ -58,6 +58,18 @@ int main(int argc, char** argv) {
                  "queued jobs before Submit answers RESOURCE_EXHAUSTED")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--tenant_max_queued",
+                 options.manager.scheduler.max_queued_per_tenant,
+                 "queued jobs per tenant; more get RESOURCE_EXHAUSTED (0 = "
+                 "no limit)")
+      ->capture_default_str();
+  app.add_option("--tenant_max_running",
+                 options.manager.scheduler.max_running_per_tenant,
+                 "running jobs per tenant; more wait while other tenants' "
+                 "jobs start (0 = no limit). Between tenants the scheduler "
+                 "shares fairly: at equal priority, the tenant running "
+                 "fewer jobs goes first")
+      ->capture_default_str();
   app.add_option("--io_threads", options.io_threads,
                  "threads running RPC coroutines; 0 = min(4, cores)")
       ->capture_default_str()

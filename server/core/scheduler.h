@@ -1,4 +1,7 @@
-// Picks queued jobs by priority, then age, and runs them on one of two lanes.
+// Picks queued jobs by priority, then fair share between tenants (the tenant
+// running fewer jobs first, then the one served less since it last went
+// idle), then age, and runs them on one of two lanes. Per-tenant quotas cap
+// a tenant's queued and running jobs.
 // CPU lane: a oneTBB task_arena with at most `max_running` jobs at once; jobs
 // use nested TBB parallelism, each body isolated so a thread waiting inside one
 // job's parallel loop never picks up another whole job. GPU lane: one thread
@@ -6,14 +9,17 @@
 // `max_running_gpu` at once, so GPU jobs never hold a CPU-pool thread.
 #pragma once
 
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 
 #include "compute/common/status.h"
 #include "server/core/job_record.h"
@@ -29,6 +35,11 @@ class Scheduler {
     std::size_t max_running = 0;  // 0 = cpu_threads
     std::size_t max_queued = 10'000;
     std::size_t max_running_gpu = 0;  // 0 = no GPU lane
+    // Per tenant (0 = no limit): queued jobs (more are refused with
+    // kResourceExhausted) and running jobs on both lanes (more wait, while
+    // other tenants' jobs may start).
+    std::size_t max_queued_per_tenant = 0;
+    std::size_t max_running_per_tenant = 0;
   };
 
   Scheduler(Options options, RunFn run);
@@ -48,6 +59,8 @@ class Scheduler {
   bool WaitIdle(std::chrono::steady_clock::time_point deadline);
 
   std::size_t queued() const;
+  std::size_t queued(const std::string& tenant) const;
+  std::size_t running(const std::string& tenant) const;
   std::size_t running() const;
   std::size_t running_gpu() const;
   std::size_t max_running() const { return max_running_; }
@@ -59,20 +72,41 @@ class Scheduler {
                     const std::shared_ptr<JobRecord>& b) const;
   };
   using Queue = std::set<std::shared_ptr<JobRecord>, Order>;
+  // One lane's queued jobs: a queue per tenant, so picking the next job
+  // costs O(tenants), not O(queued jobs).
+  struct Lane {
+    std::map<std::string, Queue> by_tenant;
+    std::size_t size = 0;
+  };
+  void Insert(Lane& lane, std::shared_ptr<JobRecord> job);
+  // The next job of the lane to start (taken out of it), or null.
+  std::shared_ptr<JobRecord> PopLocked(Lane& lane);
   void PumpLocked();
-  void OnFinished(bool on_gpu);
+  void OnFinished(bool on_gpu, const std::string& tenant);
+  // Forgets a tenant's service count once it has nothing queued or running.
+  void ForgetIfIdleLocked(const std::string& tenant);
 
   const int cpu_threads_;
   const std::size_t max_running_;
   const std::size_t max_queued_;
   const std::size_t max_running_gpu_;
+  const std::size_t max_queued_per_tenant_;
+  const std::size_t max_running_per_tenant_;
   const RunFn run_;
+  // Jobs are enqueued from outside the pool, so no application thread ever
+  // joins the arena: it reserves no slot for one, and TBB is allowed one
+  // worker more than its default (cores - 1), or a 2-core server would run
+  // every job, and each job's parallel loops, on a single thread.
+  tbb::global_control parallelism_;
   tbb::task_arena arena_;
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
-  Queue queue_;      // CPU lane
-  Queue gpu_queue_;  // GPU lane
+  Lane queue_;                                            // CPU lane
+  Lane gpu_queue_;                                        // GPU lane
+  std::map<std::string, std::size_t> running_by_tenant_;  // both lanes
+  // Jobs started per tenant since it last had nothing queued or running.
+  std::map<std::string, std::uint64_t> served_by_tenant_;
   std::size_t running_ = 0;
   std::size_t running_gpu_ = 0;
   bool paused_ = false;

@@ -1,20 +1,25 @@
 #include "server/core/scheduler.h"
 
 #include <gtest/gtest.h>
+#include <oneapi/tbb/parallel_for.h>
 
 #include <latch>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 namespace impulse::core {
 namespace {
 
-std::shared_ptr<JobRecord> MakeJob(std::uint64_t ordinal, int priority) {
+std::shared_ptr<JobRecord> MakeJob(std::uint64_t ordinal, int priority,
+                                   const std::string& tenant = "") {
   v1::JobSpec spec;
   spec.set_priority(priority);
   spec.mutable_pi()->set_samples(1);
-  return std::make_shared<JobRecord>("j" + std::to_string(ordinal), ordinal,
-                                     spec, EventLog::Options{});
+  return std::make_shared<JobRecord>(
+      (tenant.empty() ? "j" : tenant) + std::to_string(ordinal), ordinal, spec,
+      EventLog::Options{}, 1, tenant);
 }
 
 TEST(SchedulerTest, RunsByPriorityThenAge) {
@@ -62,6 +67,147 @@ TEST(SchedulerTest, AFullQueueRefusesAndRemoveTakesAJobOut) {
   gate.count_down();
   EXPECT_TRUE(scheduler.WaitIdle(std::chrono::steady_clock::now() +
                                  std::chrono::seconds(30)));
+}
+
+TEST(SchedulerTest, EverySlotAndEveryThreadIsUsed) {
+  // Two CPU threads: two jobs run at once, and one job alone gets both
+  // threads for its parallel loops (TBB's defaults would give one).
+  Scheduler scheduler(Scheduler::Options{.cpu_threads = 2, .max_running = 2},
+                      [](const std::shared_ptr<JobRecord>& job) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(
+                            job->id() == "j9" ? 0 : 300));
+                      });
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(0, 0)).ok());
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(1, 0)).ok());
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  std::size_t peak = 0;
+  while (std::chrono::steady_clock::now() < deadline && peak < 2) {
+    peak = std::max(peak, scheduler.running());
+  }
+  EXPECT_EQ(peak, 2u);
+  ASSERT_TRUE(scheduler.WaitIdle(std::chrono::steady_clock::now() +
+                                 std::chrono::seconds(10)));
+
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::latch done(1);
+  Scheduler wide(Scheduler::Options{.cpu_threads = 2, .max_running = 1},
+                 [&](const std::shared_ptr<JobRecord>&) {
+                   tbb::parallel_for(0, 64, [&](int) {
+                     {
+                       std::lock_guard lock(mu);
+                       threads.insert(std::this_thread::get_id());
+                     }
+                     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                   });
+                   done.count_down();
+                 });
+  ASSERT_TRUE(wide.Enqueue(MakeJob(2, 0)).ok());
+  done.wait();
+  EXPECT_EQ(threads.size(), 2u);
+}
+
+TEST(SchedulerTest, TenantsShareFairlyAtEqualPriority) {
+  // One slot. Tenant a queues five jobs first, then b two and c one: after
+  // a's first job the tenants take turns instead of b and c waiting behind
+  // all of a's.
+  std::mutex mu;
+  std::vector<std::string> order;
+  std::latch gate(1);
+  std::latch all_done(8);
+  Scheduler scheduler(Scheduler::Options{.cpu_threads = 1, .max_running = 1},
+                      [&](const std::shared_ptr<JobRecord>& job) {
+                        if (job->id() == "a0") gate.wait();
+                        {
+                          std::lock_guard lock(mu);
+                          order.push_back(job->id());
+                        }
+                        all_done.count_down();
+                      });
+  std::uint64_t ordinal = 0;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(scheduler.Enqueue(MakeJob(ordinal++, 0, "a")).ok());
+  }
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(scheduler.Enqueue(MakeJob(ordinal++, 0, "b")).ok());
+  }
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(ordinal++, 0, "c")).ok());
+  gate.count_down();
+  all_done.wait();
+  // Nothing runs when each choice is made, so the tenant served least
+  // since it was last idle goes first (ties: the older job).
+  EXPECT_EQ(order, (std::vector<std::string>{"a0", "b5", "c7", "a1", "b6", "a2",
+                                             "a3", "a4"}));
+}
+
+TEST(SchedulerTest, TheTenantRunningFewerJobsStartsNext) {
+  // Two slots: a holds one with a long job; the free slot goes to b's job
+  // although a's queued job is older.
+  std::latch release(1);
+  std::latch started(2);
+  std::mutex mu;
+  std::vector<std::string> order;
+  Scheduler scheduler(Scheduler::Options{.cpu_threads = 2, .max_running = 2},
+                      [&](const std::shared_ptr<JobRecord>& job) {
+                        {
+                          std::lock_guard lock(mu);
+                          order.push_back(job->id());
+                        }
+                        if (job->id() == "a0" || job->id() == "a1") {
+                          started.count_down();
+                          release.wait();
+                        }
+                      });
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(0, 0, "a")).ok());
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(1, 0, "a")).ok());
+  started.wait();  // a runs two jobs
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(2, 0, "a")).ok());
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(3, 0, "b")).ok());
+  release.count_down();
+  ASSERT_TRUE(scheduler.WaitIdle(std::chrono::steady_clock::now() +
+                                 std::chrono::seconds(10)));
+  // a0 and a1 finished in either order, each freeing a slot while a still
+  // had one running; the first free slot goes to b (0 running < 1).
+  ASSERT_EQ(order.size(), 4u);
+  EXPECT_EQ(order[2], "b3");
+  EXPECT_EQ(order[3], "a2");
+}
+
+TEST(SchedulerTest, PerTenantCapsOnRunningAndQueuedJobs) {
+  std::latch release(1);
+  Scheduler scheduler(
+      Scheduler::Options{.cpu_threads = 4,
+                         .max_running = 4,
+                         .max_queued_per_tenant = 2,
+                         .max_running_per_tenant = 1},
+      [&](const std::shared_ptr<JobRecord>&) { release.wait(); });
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(0, 0, "a")).ok());
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(1, 0, "a")).ok());
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(2, 0, "a")).ok());
+  // a runs one (its cap) and has two queued (its quota): a fourth is
+  // refused, naming the tenant; b is not affected by a's quota.
+  Status full = scheduler.Enqueue(MakeJob(3, 0, "a"));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_NE(full.error().message.find("tenant 'a'"), std::string::npos);
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(4, 0, "b")).ok());
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(5, 0, "b")).ok());
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (scheduler.running() < 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(scheduler.running("a"), 1u);
+  EXPECT_EQ(scheduler.running("b"), 1u);
+  EXPECT_EQ(scheduler.running(), 2u);  // two slots stay free: both capped
+  EXPECT_EQ(scheduler.queued("a"), 2u);
+  EXPECT_EQ(scheduler.queued("b"), 1u);
+  release.count_down();
+  ASSERT_TRUE(scheduler.WaitIdle(std::chrono::steady_clock::now() +
+                                 std::chrono::seconds(10)));
+  EXPECT_EQ(scheduler.queued(), 0u);
 }
 
 }  // namespace
