@@ -146,7 +146,9 @@ void ScanPiece(ScanVariant v, const char* in, std::size_t n, char* out,
 // emit(const char* word, std::size_t len, ShortKey key) for each.
 template <typename Emit>
 void ScanUtf8Run(char* run, std::size_t n, Emit& emit) {
+  using scan_internal::kHighBits;
   using scan_internal::kLower2;
+  using scan_internal::Load64;
   using scan_internal::LoadKey;
   auto* s = reinterpret_cast<unsigned char*>(run);
   std::size_t i = 0;           // read position
@@ -158,21 +160,35 @@ void ScanUtf8Run(char* run, std::size_t n, Emit& emit) {
       const char* word = run + word_start;
       emit(word, len, len <= kShortWord ? LoadKey(word, len) : ShortKey{});
     }
-    word_start = w;
   };
-  while (i < n) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {  // an ASCII letter
-      s[w++] = c;
-      ++i;
-      continue;
+  while (true) {
+    // Skip to the next byte >= 0x80, 8 bytes at a time (the run has 16
+    // readable bytes after it; bits past its end are masked off). The ASCII
+    // letters passed over are already lower-case and, unless İ -> i shrank
+    // the word, already in place.
+    std::size_t j = i;
+    while (j < n) {
+      std::uint64_t high = Load64(run + j) & kHighBits;
+      if (n - j < 8) high &= scan_internal::kKeyMask[n - j].m0;
+      if (high != 0) {
+        j += static_cast<std::size_t>(std::countr_zero(high)) / 8;
+        break;
+      }
+      j += 8;
     }
+    if (j > n) j = n;
+    if (w != i) std::memmove(s + w, s + i, j - i);
+    w += j - i;
+    i = j;
+    if (i == n) break;
+    const unsigned char c = s[i];
     if (c >= 0xC2 && c < 0xE0 && i + 1 < n && (s[i + 1] & 0xC0) == 0x80) {
       const std::uint16_t lower =
           kLower2[((c & 0x1Fu) << 6) | (s[i + 1] & 0x3Fu)];
       i += 2;
       if (lower == 0) {
         end_word();
+        w = word_start = i;       // the next word starts where it is
       } else if (lower < 0x80) {  // İ -> i
         s[w++] = static_cast<unsigned char>(lower);
       } else {
@@ -186,11 +202,14 @@ void ScanUtf8Run(char* run, std::size_t n, Emit& emit) {
     if (len == 0 || !IsWordLetter(cp)) {
       end_word();
       i += len > 0 ? len : 1;
+      w = word_start = i;
       continue;
     }
     // Three- and four-byte letters (U+0800 and up) have no lower-case
     // mapping under the tokeniser's rules: copy them.
-    for (int k = 0; k < len; ++k) s[w++] = s[i++];
+    if (w != i) std::memmove(s + w, s + i, static_cast<std::size_t>(len));
+    w += len;
+    i += len;
   }
   end_word();
 }

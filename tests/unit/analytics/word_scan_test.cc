@@ -80,8 +80,9 @@ TEST(WordScanTest, Examples) {
       "cd ab\xED\xA0\x80"
       "cd \xC3\xA9\xC3",
       "invalid");
-  EXPECT_EQ(Scan("İİİ ABCdef", DefaultScanVariant(), *new ScanBuffers),
-            (Words{"iii", "abcdef"}));
+  ScanBuffers buffers;
+  EXPECT_EQ(Scan("İİİ ABCdef xİx×İ", DefaultScanVariant(), buffers),
+            (Words{"iii", "abcdef", "xix", "i"}));
 }
 
 TEST(WordScanTest, LengthsAroundBlocksAndPieces) {
@@ -145,7 +146,8 @@ TEST(WordScanTest, VeryLongWords) {
   text += "Z ";
   text += std::string(5000, 'b') + "\xE2\x80\x94" + std::string(20, 'C');
   ExpectSameAsScalar(text, "long");
-  const Words words = Scan(text, DefaultScanVariant(), *new ScanBuffers);
+  ScanBuffers buffers;
+  const Words words = Scan(text, DefaultScanVariant(), buffers);
   ASSERT_EQ(words.size(), 6u);
   EXPECT_EQ(words[1], std::string(10000, 'q'));
 }
