@@ -18,11 +18,13 @@
 // Not part of the public API.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -221,31 +223,28 @@ struct ScanBuffers {
   std::vector<std::uint32_t> ends;
 };
 
-// Texts longer than this are scanned in parts cut at ASCII separators (the
-// offsets are 32-bit).
+// Longest text scanned in one part (the offsets are 32-bit).
 inline constexpr std::size_t kMaxScanBytes = std::size_t{1} << 31;
 
-// Calls emit(const char* word, std::size_t len, ShortKey key) for each word of
-// text, in order, with the same words as ForEachWord: lower-cased, the pointer
-// valid only during the call. key holds the word's bytes when len <=
-// kShortWord (else it is zero).
+namespace scan_internal {
+
+// ScanWords' emit calls from ForEachWord, for a word longer than
+// kMaxScanBytes (no place to cut the text).
 template <typename Emit>
-void ScanWords(std::string_view text, ScanBuffers& buffers, Emit&& emit,
-               ScanVariant variant = DefaultScanVariant()) {
-  using scan_internal::HasHighByte;
-  using scan_internal::kHighBits;
-  using scan_internal::LoadKey;
-  while (text.size() > kMaxScanBytes) {
-    std::size_t cut = kMaxScanBytes;
-    while (
-        cut < text.size() &&
-        tokenizer_internal::kByteClass[static_cast<unsigned char>(text[cut])] !=
-            0) {
-      ++cut;
-    }
-    ScanWords(text.substr(0, cut), buffers, emit, variant);
-    text.remove_prefix(cut);
-  }
+void EmitFromForEachWord(std::string_view text, Emit& emit) {
+  std::string scratch;
+  ForEachWord(text, scratch, [&](std::string_view w) {
+    char padded[2 * kShortWord] = {};
+    if (w.size() <= kShortWord) std::memcpy(padded, w.data(), w.size());
+    emit(w.data(), w.size(),
+         w.size() <= kShortWord ? LoadKey(padded, w.size()) : ShortKey{});
+  });
+}
+
+// ScanWords for a text of at most kMaxScanBytes.
+template <typename Emit>
+void ScanWordsPart(std::string_view text, ScanBuffers& buffers, Emit& emit,
+                   ScanVariant variant) {
   const std::size_t n = text.size();
   if (n == 0) return;
   if (buffers.lowered.size() < LoweredBytes(n)) {
@@ -289,6 +288,36 @@ void ScanWords(std::string_view text, ScanBuffers& buffers, Emit&& emit,
     state.num_ends = 0;
   }
   if (state.num_starts > 0) run(state.starts[0], n);  // n % 64 == 0
+}
+
+}  // namespace scan_internal
+
+// Calls emit(const char* word, std::size_t len, ShortKey key) for each word of
+// text, in order, with the same words as ForEachWord: lower-cased, the pointer
+// valid only during the call. key holds the word's bytes when len <=
+// kShortWord (else it is zero). Texts over max_bytes are scanned in parts cut
+// at ASCII separators (max_bytes is a parameter for the tests).
+template <typename Emit>
+void ScanWords(std::string_view text, ScanBuffers& buffers, Emit&& emit,
+               ScanVariant variant = DefaultScanVariant(),
+               std::size_t max_bytes = kMaxScanBytes) {
+  max_bytes = std::clamp<std::size_t>(max_bytes, 1, kMaxScanBytes);
+  while (text.size() > max_bytes) {
+    std::size_t cut = max_bytes;
+    while (
+        cut < text.size() &&
+        tokenizer_internal::kByteClass[static_cast<unsigned char>(text[cut])] !=
+            0) {
+      ++cut;
+    }
+    if (cut == text.size()) {  // one word to the end: no 32-bit offsets
+      scan_internal::EmitFromForEachWord(text, emit);
+      return;
+    }
+    scan_internal::ScanWordsPart(text.substr(0, cut), buffers, emit, variant);
+    text.remove_prefix(cut);
+  }
+  scan_internal::ScanWordsPart(text, buffers, emit, variant);
 }
 
 }  // namespace impulse::analytics::internal

@@ -195,6 +195,43 @@ TEST(WordScanTest, RandomTextEqualsScalar) {
   }
 }
 
+TEST(WordScanTest, TextsOverTheMaximumAreCutAtSeparators) {
+  // The real limit is 2 GiB; a small one exercises the same cuts, and the
+  // fallback for a word that runs past the limit to the end of the text.
+  std::mt19937_64 rng(3);
+  std::vector<std::string> texts = {
+      std::string(300, 'A'),
+      "ab cd " + std::string(300, 'x'),
+      "Ünïcödé wörds, " + std::string(200, 'E') + "\xC3\x89 end",
+  };
+  for (int i = 0; i < 20; ++i) {
+    std::string t;
+    while (t.size() < 2000) {
+      t += std::string(1 + rng() % 60, static_cast<char>('a' + rng() % 26));
+      t += rng() % 2 ? "\xD0\x96" : "";
+      t += " ,."[rng() % 3];
+    }
+    texts.push_back(t);
+  }
+  for (const std::string& text : texts) {
+    const Words want = Scalar(text);
+    for (std::size_t max_bytes : {1, 7, 64, 100, 1000}) {
+      Words got;
+      ScanBuffers buffers;
+      ScanWords(
+          text, buffers,
+          [&](const char* w, std::size_t len, ShortKey key) {
+            got.emplace_back(w, len);
+            char padded[sizeof(ShortKey)] = {};
+            if (len <= kShortWord) std::memcpy(padded, w, len);
+            EXPECT_EQ(std::memcmp(&key, padded, sizeof(key)), 0);
+          },
+          DefaultScanVariant(), max_bytes);
+      ASSERT_EQ(got, want) << "max_bytes " << max_bytes << " " << text;
+    }
+  }
+}
+
 TEST(WordScanTest, EveryTwoByteCodePoint) {
   // Each U+0080-U+07FF between letters, upper- and lower-case neighbours.
   std::string text;
