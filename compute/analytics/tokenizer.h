@@ -118,7 +118,7 @@ inline void AppendUtf8(char32_t cp, std::string* out) {
 }  // namespace tokenizer_internal
 
 // Whether a code point is a letter under the rules above.
-inline bool IsWordLetter(char32_t cp) {
+constexpr bool IsWordLetter(char32_t cp) {
   if (cp < 0x80) {
     return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
   }
@@ -171,7 +171,7 @@ inline bool IsWordLetter(char32_t cp) {
 }
 
 // Simple lower-case mapping under the rules above (identity elsewhere).
-inline char32_t LowerCodepoint(char32_t cp) {
+constexpr char32_t LowerCodepoint(char32_t cp) {
   if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 0x20 : cp;
   if (cp < 0x0100) {
     return (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) ? cp + 0x20 : cp;

@@ -7,85 +7,60 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "compute/analytics/string_table.h"
 #include "compute/analytics/tokenizer.h"
 #include "compute/analytics/waves.h"
+#include "compute/analytics/word_scan.h"
+#include "compute/analytics/word_table.h"
 
 namespace impulse::analytics {
 namespace {
 
 constexpr std::size_t kChunkBytes = 256 << 10;
 
+// One thread's counts. Short words are counted with a lag of kLag words: a
+// word's slot is prefetched when it is scanned and counted kLag words later,
+// so the cache misses of the table overlap with scanning.
 struct LocalCounts {
-  internal::StringTable table{1 << 14};  // value = count
+  internal::WordTable table{1 << 14};
   std::uint64_t total = 0;
-  std::string scratch;
+  internal::ScanBuffers buffers;
 
-  void Add(std::string_view w, std::uint64_t h, std::uint64_t c) {
-    table.value(table.Insert(w, h).first) += c;
-  }
-
-  // Words are counted in batches, software-pipelined: when a batch is full
-  // its hashes are computed and its table slots prefetched, and then the
-  // batch filled before it (prefetched one batch earlier) is counted. So the
-  // cache misses of the hash table overlap with tokenising.
-  static constexpr std::size_t kBatch = 32;
-  static constexpr std::size_t kBatchChars = 4096;
-  struct Batch {
-    std::string_view words[kBatch];
-    std::uint64_t hashes[kBatch];
-    std::size_t size = 0;
-    char chars[kBatchChars];  // copies of words that live in `scratch`
-    std::size_t chars_used = 0;
+  static constexpr std::size_t kLag = 32;  // 16-64 measured the same
+  struct Pending {
+    internal::ShortKey key;
+    std::uint64_t hash;
+    std::uint32_t len;
   };
-  Batch batches[2];
-  int filling = 0;
+  Pending pending[kLag];
+  std::size_t num_pending = 0;  // counts up; slot = num_pending % kLag
 
-  void Push(std::string_view w) {
+  void Add(const char* word, std::size_t len, internal::ShortKey key) {
     ++total;
-    Batch* b = &batches[filling];
-    if (w.data() == scratch.data()) {  // lower-cased copy: keep our own
-      if (w.size() > kBatchChars) {
-        Add(w, internal::HashBytes(w), 1);
-        return;
-      }
-      if (b->chars_used + w.size() > kBatchChars) {
-        Rotate();
-        b = &batches[filling];
-      }
-      std::memcpy(b->chars + b->chars_used, w.data(), w.size());
-      w = std::string_view(b->chars + b->chars_used, w.size());
-      b->chars_used += w.size();
+    if (len > internal::kShortWord) {
+      table.AddLong(std::string_view(word, len),
+                    internal::WordTable::HashLong(word, len), 1);
+      return;
     }
-    b->words[b->size++] = w;
-    if (b->size == kBatch) Rotate();
+    const std::uint64_t h = internal::WordTable::HashShort(key);
+    table.Prefetch(h);
+    Pending& p = pending[num_pending % kLag];
+    if (num_pending >= kLag) table.AddShort(p.key, p.len, p.hash, 1);
+    // Field by field: a struct copy went through the stack and stalled on
+    // store-to-load forwarding.
+    p.key = key;
+    p.hash = h;
+    p.len = static_cast<std::uint32_t>(len);
+    ++num_pending;
   }
 
-  void Rotate() {
-    Batch& b = batches[filling];
-    for (std::size_t i = 0; i < b.size; ++i) {
-      b.hashes[i] = internal::HashBytes(b.words[i]);
-      table.Prefetch(b.hashes[i]);
-    }
-    filling ^= 1;
-    Count(batches[filling]);  // the older batch; now empty for filling
-  }
-
-  void Count(Batch& b) {
-    std::uint32_t ids[kBatch];
-    for (std::size_t i = 0; i < b.size; ++i) {
-      ids[i] = table.Insert(b.words[i], b.hashes[i]).first;
-      __builtin_prefetch(&table.value(ids[i]));
-    }
-    for (std::size_t i = 0; i < b.size; ++i) ++table.value(ids[i]);
-    b.size = 0;
-    b.chars_used = 0;
-  }
-
-  // Counts everything pending (call before the text's memory may change).
+  // Counts the words still pending.
   void Flush() {
-    Rotate();
-    Count(batches[filling ^ 1]);
+    const std::size_t n = std::min(num_pending, kLag);
+    for (std::size_t i = num_pending - n; i < num_pending; ++i) {
+      const Pending& p = pending[i % kLag];
+      table.AddShort(p.key, p.len, p.hash, 1);
+    }
+    num_pending = 0;
   }
 };
 
@@ -157,8 +132,11 @@ Result<WordCountResult> CountWords(std::string_view text,
         for (std::size_t c = b; c < e; ++c) {
           const std::string_view part =
               text.substr(cuts[c], cuts[c + 1] - cuts[c]);
-          ForEachWord(part, local.scratch,
-                      [&](std::string_view w) { local.Push(w); });
+          internal::ScanWords(
+              part, local.buffers,
+              [&](const char* w, std::size_t len, internal::ShortKey key) {
+                local.Add(w, len, key);
+              });
         }
         local.Flush();
       });
@@ -173,17 +151,19 @@ Result<WordCountResult> CountWords(std::string_view text,
   if (big == nullptr) return result;
   for (LocalCounts& l : locals) {
     if (&l == big) continue;
-    for (std::uint32_t id = 0; id < l.table.size(); ++id) {
-      big->Add(l.table.key(id), l.table.hash(id), l.table.value(id));
-    }
+    big->table.Merge(l.table);
     big->total += l.total;
   }
+  std::vector<std::pair<std::string_view, std::uint64_t>> flat;
+  flat.reserve(big->table.size());
+  big->table.ForEach(
+      [&](std::string_view w, std::uint64_t c) { flat.emplace_back(w, c); });
   result.total_words = big->total;
-  result.distinct_words = big->table.size();
+  result.distinct_words = flat.size();
   result.words = Rank(
-      big->table.size(), options.top_k,
-      [&](std::uint32_t id) { return big->table.key(id); },
-      [&](std::uint32_t id) { return big->table.value(id); });
+      flat.size(), options.top_k,
+      [&](std::uint32_t i) { return flat[i].first; },
+      [&](std::uint32_t i) { return flat[i].second; });
   return result;
 }
 

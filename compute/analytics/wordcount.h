@@ -1,8 +1,9 @@
 // Word frequencies over a text corpus, MapReduce style (book ch8): the text
-// is cut into byte ranges at separator bytes, each range is tokenised (see
-// tokenizer.h: lower-case, letters only, UTF-8 aware) and counted into a
-// per-thread hash table (map), then the tables are merged (reduce) and the
-// words ranked by count, ties broken by the word (byte-wise, i.e. code point
+// is cut into byte ranges at separator bytes, each range is tokenised (the
+// words of tokenizer.h: lower-case, letters only, UTF-8 aware, found by the
+// SIMD scanner of word_scan.h) and counted into a per-thread flat hash table
+// (map, word_table.h), then the tables are merged (reduce) and the words
+// ranked by count, ties broken by the word (byte-wise, i.e. code point
 // order), ascending.
 #pragma once
 
@@ -44,8 +45,8 @@ Result<WordCountResult> CountWords(std::string_view text,
                                    const RunControl& control = {},
                                    const ProgressCallback& progress = {});
 
-// Simple single-thread version (same tokeniser, std::unordered_map):
-// benchmark baseline.
+// Simple single-thread version (same words, found with ForEachWord;
+// std::unordered_map): benchmark baseline and cross-check.
 WordCountResult CountWordsSimple(std::string_view text,
                                  const WordCountOptions& options = {});
 

@@ -1,6 +1,7 @@
 #include "compute/analytics/wordcount.h"
 
 #include <gtest/gtest.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <atomic>
@@ -134,6 +135,28 @@ TEST(WordCountTest, MultiChunkTextMatchesReference) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(last, text.size());
   ExpectEqual(Reference(text, 0), got.value());
+}
+
+TEST(WordCountTest, ManyDistinctAndLongWordsMatchReference) {
+  // ~100,000 distinct words of 1-40 letters (many over the 16 bytes kept
+  // inline in the table), mixed case and non-ASCII, over many chunks: the
+  // per-thread tables grow and are merged with long keys.
+  const char* const letters[] = {"a", "B", "c",  "D", "e", "É", "ж",
+                                 "Ж", "İ", "日", "q", "Z", "x"};
+  std::mt19937_64 rng(11);
+  std::string text;
+  while (text.size() < (3 << 20)) {
+    const std::size_t len = 1 + rng() % (rng() % 3 == 0 ? 40 : 8);
+    for (std::size_t i = 0; i < len; ++i) text += letters[rng() % 13];
+    text += rng() % 7 == 0 ? ",\n" : " ";
+  }
+  tbb::task_arena two(2);
+  two.execute([&] {
+    auto got = CountWords(text);
+    ASSERT_TRUE(got.ok());
+    EXPECT_GT(got->distinct_words, 50000u);
+    ExpectEqual(Reference(text, 0), got.value());
+  });
 }
 
 TEST(WordCountTest, Cancellation) {
