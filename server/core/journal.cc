@@ -161,6 +161,29 @@ Status Journal::Delete(const std::string& id) {
   return {};
 }
 
+Status Journal::DeleteMany(const std::vector<std::string>& ids) {
+  if (ids.empty()) return {};
+  if (ids.size() == 1) return Delete(ids.front());
+  std::lock_guard lock(mu_);
+  if (Status status = Exec("BEGIN IMMEDIATE"); !status.ok()) return status;
+  for (const std::string& id : ids) {
+    sqlite3_reset(delete_);
+    sqlite3_bind_text(delete_, 1, id.data(), id.size(), SQLITE_STATIC);
+    if (sqlite3_step(delete_) != SQLITE_DONE) {
+      Error error = SqliteError("cannot delete job " + id);
+      sqlite3_reset(delete_);
+      (void)Exec("ROLLBACK");
+      return error;
+    }
+  }
+  sqlite3_reset(delete_);
+  if (Status status = Exec("COMMIT"); !status.ok()) {
+    (void)Exec("ROLLBACK");
+    return status;
+  }
+  return {};
+}
+
 Result<std::vector<Journal::StoredJob>> Journal::LoadAll() {
   std::lock_guard lock(mu_);
   sqlite3_stmt* stmt = nullptr;
