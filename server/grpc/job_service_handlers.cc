@@ -92,6 +92,13 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
     out = job.value()->ToProto(/*with_result=*/true);
     return grpc::Status::OK;
   };
+  auto delete_job = [manager](UnaryCall<v1::DeleteJobRequest, v1::Job>& call,
+                              v1::Job& out) {
+    auto job = manager->Delete(call.request.id(), call.tenant);
+    if (!job.ok()) return StatusOf(job.error(), call.context);
+    out = std::move(job.value());
+    return grpc::Status::OK;
+  };
   metrics::Gauge* watchers =
       metrics_ != nullptr ? &metrics_->active_watchers : nullptr;
   auto watch = [manager,
@@ -147,6 +154,11 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
                    ServeUnary<v1::CancelJobRequest, v1::Job>(
                        gate_, RpcMetrics{metrics_, "Cancel"}, service,
                        &Service::RequestCancel, cq, cancel),
+                   asio::detached);
+    asio::co_spawn(ex,
+                   ServeUnary<v1::DeleteJobRequest, v1::Job>(
+                       gate_, RpcMetrics{metrics_, "Delete"}, service,
+                       &Service::RequestDelete, cq, delete_job),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeStream<v1::WatchRequest, v1::JobEvent>(
