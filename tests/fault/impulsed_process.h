@@ -152,6 +152,23 @@ class ImpulsedProcess {
     WaitExit();
   }
 
+  // CPU time the server has used (all threads, user and system), from /proc.
+  double CpuSeconds() const {
+    std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the ")" that ends the command name: state is field 3,
+    // utime 14, stime 15.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    long ticks = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i >= 14) ticks += std::stol(field);
+    }
+    return static_cast<double>(ticks) /
+           static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+
   // Resident memory of the server, from /proc.
   long RssKiB() const {
     std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
