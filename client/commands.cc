@@ -190,6 +190,21 @@ int CancelCommand(const GlobalOptions& global, const std::string& id) {
   return kExitOk;
 }
 
+int DeleteCommand(const GlobalOptions& global,
+                  const std::vector<std::string>& ids) {
+  auto client = MakeClient(global);
+  for (const std::string& id : ids) {
+    v1::Job job;
+    if (grpc::Status status = client->Delete(id, &job); !status.ok()) {
+      return RpcError(status);
+    }
+    PrintLine(global.json ? ToJson(job, /*pretty=*/true)
+                          : fmt::format("job {} deleted (it was {})", job.id(),
+                                        v1::JobState_Name(job.state())));
+  }
+  return kExitOk;
+}
+
 int ResultCommand(const GlobalOptions& global, const std::string& id,
                   const std::string& out_file) {
   auto client = MakeClient(global);

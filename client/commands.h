@@ -30,6 +30,9 @@ int SubmitCommand(const GlobalOptions& global, const SpecFlags& flags);
 int GetCommand(const GlobalOptions& global, const std::string& id);
 int ListCommand(const GlobalOptions& global, const ListOptions& options);
 int CancelCommand(const GlobalOptions& global, const std::string& id);
+// Deletes each finished job; stops at the first error.
+int DeleteCommand(const GlobalOptions& global,
+                  const std::vector<std::string>& ids);
 int ResultCommand(const GlobalOptions& global, const std::string& id,
                   const std::string& out_file);
 

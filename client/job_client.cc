@@ -115,6 +115,14 @@ grpc::Status JobClient::Cancel(const std::string& id, v1::Job* job) {
   return Annotate(stub_->Cancel(&context, request, job));
 }
 
+grpc::Status JobClient::Delete(const std::string& id, v1::Job* job) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::DeleteJobRequest request;
+  request.set_id(id);
+  return Annotate(stub_->Delete(&context, request, job));
+}
+
 grpc::Status JobClient::FetchResult(const std::string& id,
                                     v1::JobResult* result) {
   grpc::ClientContext context;

@@ -40,6 +40,8 @@ class JobClient {
   grpc::Status List(const v1::ListJobsRequest& request,
                     v1::ListJobsResponse* response);
   grpc::Status Cancel(const std::string& id, v1::Job* job);
+  // Deletes a finished job; `job` is the job as it was.
+  grpc::Status Delete(const std::string& id, v1::Job* job);
   // Streams GetResult and assembles the chunks into one JobResult.
   grpc::Status FetchResult(const std::string& id, v1::JobResult* result);
   // Get, then FetchResult when the result was too large to inline.

@@ -25,7 +25,8 @@ Examples:
   impulse watch "$ID"
   impulse list --state RUNNING --label team=research --all
   impulse result "$ID" --out positions.csv
-  IMPULSE_SERVER=gpu-box:50051 impulse cancel "$ID")";
+  IMPULSE_SERVER=gpu-box:50051 impulse cancel "$ID"
+  impulse rm "$ID"   # delete a finished job and its result)";
 
 constexpr const char* kCommonNote = R"(
 Global options go before or after the subcommand: --server HOST:PORT (env
@@ -40,6 +41,7 @@ Examples:
   ID=$(impulse submit pi --samples 1e10 --seed 7 --label team=research)
   impulse submit particles --random_particles 100000 --t_end 1 --priority 5
   impulse submit --spec job.json --idempotency_key nightly-2024-06-01
+  impulse submit pi --samples 1e12 --job_timeout 10m
 )";
 
 constexpr const char* kRunFooter = R"(
@@ -169,6 +171,14 @@ int main(int argc, char** argv) {
   cancel->add_option("id", cancel_id, "job id")->required();
   cancel->footer(kCommonNote);
 
+  std::vector<std::string> rm_ids;
+  CLI::App* rm = app.add_subcommand(
+      "rm",
+      "delete finished jobs at once: record, events, result and result "
+      "files (a queued or running job: cancel it first)");
+  rm->add_option("id", rm_ids, "job id (several allowed)")->required();
+  rm->footer(kCommonNote);
+
   std::string result_id, out_file;
   CLI::App* result = app.add_subcommand(
       "result", "fetch a finished job's whole result (all chunks)");
@@ -196,6 +206,7 @@ int main(int argc, char** argv) {
   if (*get) return GetCommand(global, get_id);
   if (*list) return ListCommand(global, list_options);
   if (*cancel) return CancelCommand(global, cancel_id);
+  if (*rm) return DeleteCommand(global, rm_ids);
   if (*result) return ResultCommand(global, result_id, out_file);
   if (*dataset) return DatasetCommand(global, *dataset, dataset_flags);
   return kExitUsage;

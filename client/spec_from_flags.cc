@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -12,6 +13,7 @@
 
 #include "client/flag_parsing.h"
 #include "client/job_format.h"
+#include "proto/duration_text.h"
 
 namespace impulse::cli {
 namespace {
@@ -143,6 +145,19 @@ std::string BuildCommon(const SpecFlags& flags, v1::JobSpec* spec) {
   if (!flags.idempotency_key.empty()) {
     spec->set_idempotency_key(flags.idempotency_key);
   }
+  if (!flags.job_timeout.empty()) {
+    std::chrono::nanoseconds timeout{};
+    if (!ParseDuration(flags.job_timeout, &timeout)) {
+      return fmt::format(
+          "--job_timeout: \"{}\" is not a duration; use e.g. 90s, 30m, 2h "
+          "or 0 (no limit)",
+          flags.job_timeout);
+    }
+    spec->mutable_timeout()->set_seconds(
+        std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
+    spec->mutable_timeout()->set_nanos(
+        static_cast<std::int32_t>((timeout % std::chrono::seconds(1)).count()));
+  }
   for (const std::string& text : flags.labels) {
     std::string key, value;
     if (auto error = ParseLabel("--label", text, &key, &value);
@@ -221,6 +236,12 @@ void AddSpecFlags(CLI::App& command, SpecFlags& flags) {
       .add_option("--idempotency_key", flags.idempotency_key,
                   "a retried submit with the same key returns the same job")
       ->type_name("KEY")
+      ->group(job);
+  command
+      .add_option("--job_timeout", flags.job_timeout,
+                  "fail the job with DEADLINE_EXCEEDED if it runs longer than "
+                  "this (time queued does not count), e.g. 90s, 30m, 2h")
+      ->type_name("DURATION")
       ->group(job);
   command.add_option("--label", flags.labels, "a label k=v (repeatable)")
       ->type_name("K=V")

@@ -34,6 +34,7 @@ struct SpecFlags {
   std::string priority;
   std::string idempotency_key;
   std::vector<std::string> labels;  // each "k=v"
+  std::string job_timeout;          // a duration, e.g. "90s"
 };
 
 // Adds the kind positional and the spec flags to `command`.

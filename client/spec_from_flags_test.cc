@@ -88,6 +88,20 @@ TEST(BuildSpec, PiFromFlags) {
   EXPECT_EQ(spec.labels().at("empty"), "");
 }
 
+TEST(BuildSpec, JobTimeoutIsADuration) {
+  SpecFlags flags;
+  flags.kind = "pi";
+  flags.samples = "1000";
+  flags.job_timeout = "1m30.5s";
+  v1::JobSpec spec;
+  ASSERT_EQ(BuildSpec(flags, &spec), "");
+  EXPECT_EQ(spec.timeout().seconds(), 90);
+  EXPECT_EQ(spec.timeout().nanos(), 500'000'000);
+  flags.job_timeout = "ten minutes";
+  const std::string error = BuildSpec(flags, &spec);
+  EXPECT_NE(error.find("--job_timeout"), std::string::npos) << error;
+}
+
 TEST(BuildSpec, ParticlesFromFlags) {
   SpecFlags flags;
   flags.kind = "particles";

@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "compute/gpu/gpu.h"
+#include "proto/duration_text.h"
 
 namespace impulse {
 
@@ -176,15 +178,22 @@ Status ImpulseServer::Start() {
   grpc_server_->GetHealthCheckService()->SetServingStatus(true);
   // Keep gRPC health in step with readiness (journal failures, drain).
   boost::asio::co_spawn(io_, FollowReadiness(), boost::asio::detached);
+  if (manager_->retention_enabled()) {
+    boost::asio::co_spawn(io_, SweepRetention(), boost::asio::detached);
+  }
   started_ = true;
   spdlog::info(
       "impulsed serving grpc={} port={} cpu_threads={} io_threads={} "
-      "max_queued={} auth={}",
+      "max_queued={} auth={} retention={} retention_max_jobs={}",
       options_.grpc_listen, grpc_port_, manager_->cpu_threads(), io_threads,
       options_.manager.scheduler.max_queued,
       options_.auth != nullptr
           ? "tokens(" + std::to_string(options_.auth->size()) + ")"
-          : std::string(options_.insecure ? "none(insecure)" : "none"));
+          : std::string(options_.insecure ? "none(insecure)" : "none"),
+      options_.manager.retention.count() > 0
+          ? FormatDuration(options_.manager.retention)
+          : "none",
+      options_.manager.retention_max_jobs);
   return {};
 }
 
@@ -204,11 +213,29 @@ boost::asio::awaitable<void> ImpulseServer::FollowReadiness() {
   }
 }
 
+boost::asio::awaitable<void> ImpulseServer::SweepRetention() {
+  // A batch is one journal transaction plus a few unlinks: milliseconds.
+  constexpr std::size_t kBatch = 256;
+  while (!stopping_.load()) {
+    sweep_timer_.expires_after(options_.retention_sweep_interval);
+    boost::system::error_code ec;
+    co_await sweep_timer_.async_wait(
+        boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    while (!stopping_.load() && manager_->SweepExpired(kBatch) == kBatch) {
+      // Let the other coroutines of this thread run between batches.
+      co_await boost::asio::post(io_, boost::asio::use_awaitable);
+    }
+  }
+}
+
 void ImpulseServer::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
   stopping_ = true;
-  boost::asio::post(io_, [this] { health_timer_.cancel(); });
+  boost::asio::post(io_, [this] {
+    health_timer_.cancel();
+    sweep_timer_.cancel();
+  });
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   }

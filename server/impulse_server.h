@@ -47,6 +47,9 @@ struct ServerOptions {
   std::shared_ptr<const edge::TokenAuth> auth;
   bool insecure = false;
   core::JobManagerOptions manager;
+  // How often finished jobs past retention (manager.retention,
+  // manager.retention_max_jobs) are swept, on the io_context.
+  std::chrono::milliseconds retention_sweep_interval{1000};
 };
 
 class ImpulseServer {
@@ -71,12 +74,16 @@ class ImpulseServer {
 
  private:
   boost::asio::awaitable<void> FollowReadiness();
+  // Removes finished jobs past retention every retention_sweep_interval, in
+  // small batches with a yield between, so no io thread is held for long.
+  boost::asio::awaitable<void> SweepRetention();
 
   const ServerOptions options_;
   // Declared first, destroyed last: parked coroutine frames released while
   // the manager shuts down still refer to this io_context.
   boost::asio::io_context io_;
   boost::asio::steady_timer health_timer_{io_};
+  boost::asio::steady_timer sweep_timer_{io_};
   // Prometheus metrics of this process (before the manager, which counts
   // into them).
   metrics::Registry registry_;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "proto/duration_text.h"
 #include "server/edge/token_auth.h"
 #include "server/impulse_server.h"
 
@@ -17,11 +18,22 @@ int main(int argc, char** argv) {
   std::string journal_sync = "normal";
   int drain_ms = 5000;
   std::string auth_tokens;
+  std::string retention = "24h";
+  options.manager.retention_max_jobs = 100'000;
 
   CLI::App app{
       "impulsed: runs simulation and analytics jobs (particles, pi) submitted "
       "over\n"
       "gRPC, on a oneTBB CPU pool, and streams their progress to watchers."};
+  app.footer(
+      "\nLifecycle: a job is journaled (--journal) before Submit answers; "
+      "after "
+      "a crash\nqueued and running jobs run again. If the journal fails (disk "
+      "full, file size\nlimit), the server refuses new work (UNAVAILABLE, "
+      "/readyz 503) until restarted.\nFinished jobs stay readable until "
+      "deleted (Delete RPC, DELETE /v1/jobs/{id},\nimpulse rm) or removed by "
+      "--retention / --retention_max_jobs. A job whose\nspec.timeout passes "
+      "while it runs ends FAILED with DEADLINE_EXCEEDED.");
   app.add_option(
          "--grpc_listen", options.grpc_listen,
          "HOST:PORT for the gRPC API; port 0 picks a free port (logged)")
@@ -45,7 +57,7 @@ int main(int argc, char** argv) {
                "allow listening beyond loopback without --auth_tokens "
                "(anyone who can connect may use the server)");
   app.add_option("--data_dir", options.data_dir,
-                 "directory for the journal and datasets")
+                 "directory for the journal, datasets and large results")
       ->capture_default_str();
   app.add_option("--cpu_threads", options.manager.scheduler.cpu_threads,
                  "threads in the CPU pool; 0 = all cores")
@@ -105,6 +117,23 @@ int main(int argc, char** argv) {
                  "(slower)")
       ->capture_default_str()
       ->check(CLI::IsMember({"normal", "full"}));
+  app.add_option(
+         "--retention", retention,
+         "finished jobs (SUCCEEDED, FAILED, CANCELLED) are removed, with "
+         "their events, results, result files and journal rows, this long "
+         "after they ended (e.g. 90m, 24h, 7d); 0 = kept until deleted")
+      ->capture_default_str()
+      ->type_name("DURATION")
+      ->check([](const std::string& text) -> std::string {
+        std::chrono::nanoseconds value;
+        return impulse::ParseDuration(text, &value)
+                   ? ""
+                   : "must be a duration like 90s, 30m, 24h or 7d, or 0";
+      });
+  app.add_option("--retention_max_jobs", options.manager.retention_max_jobs,
+                 "keep at most this many finished jobs, removing the oldest "
+                 "finished first; 0 = no limit")
+      ->capture_default_str();
   app.add_option("--drain_timeout_ms", drain_ms,
                  "on SIGTERM, how long open calls may take to finish")
       ->capture_default_str();
@@ -113,7 +142,16 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
 
+  std::chrono::nanoseconds retention_value{};
+  impulse::ParseDuration(retention, &retention_value);
+  options.manager.retention =
+      std::chrono::duration_cast<std::chrono::milliseconds>(retention_value);
+
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  // A file size limit (ulimit -f) then fails the write with EFBIG, which the
+  // journal reports (and the server stops taking work), instead of killing
+  // the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   std::error_code ec;

@@ -5,8 +5,11 @@
 
 #include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <new>
 #include <random>
+
+#include "proto/duration_text.h"
 
 namespace impulse::core {
 namespace {
@@ -20,6 +23,31 @@ std::string KindName(const v1::JobSpec& spec) {
   const jobs::JobKind* kind = jobs::FindJobKind(spec);
   return kind == nullptr ? "none" : std::string(kind->name());
 }
+
+std::int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t Micros(const google::protobuf::Timestamp& time) {
+  return time.seconds() * 1'000'000 + time.nanos() / 1'000;
+}
+
+// The file under results/ that holds (part of) a result; "" for none.
+std::string ResultFileKey(const v1::JobResult* result) {
+  if (result == nullptr || !result->has_distance_matrix()) return "";
+  return result->distance_matrix().storage_key();
+}
+
+// JobSpec.timeout; zero when unset (no limit).
+std::chrono::nanoseconds TimeoutOf(const v1::JobSpec& spec) {
+  if (!spec.has_timeout()) return std::chrono::nanoseconds(0);
+  return std::chrono::seconds(spec.timeout().seconds()) +
+         std::chrono::nanoseconds(spec.timeout().nanos());
+}
+
+constexpr std::int64_t kMaxTimeoutSeconds = std::int64_t{10} * 366 * 86'400;
 
 }  // namespace
 
@@ -169,6 +197,16 @@ Status JobManager::ValidateSpec(const v1::JobSpec& spec,
         "longer than " + std::to_string(options_.max_idempotency_key_bytes) +
             " bytes");
   }
+  if (spec.has_timeout()) {
+    const google::protobuf::Duration& timeout = spec.timeout();
+    if (timeout.seconds() < 0 || timeout.nanos() < 0 ||
+        timeout.nanos() > 999'999'999 ||
+        timeout.seconds() > kMaxTimeoutSeconds) {
+      return Error::InvalidArgument(
+          "spec.timeout",
+          "must be a duration from 0 (no limit) to 10 years, e.g. \"90s\"");
+    }
+  }
   if (Status status = kind->Validate(spec, options_.limits); !status.ok()) {
     return status;
   }
@@ -247,10 +285,13 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(
       // Journaled before Submit answers: an accepted job survives a crash.
       if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
           !status.ok()) {
-        journal_ok_ = false;
-        spdlog::error("journal failed; refusing new work: {}",
-                      status.error().ToString());
-        return status.error();
+        JournalFailed(status.error());
+        return Error{ErrorCode::kUnavailable,
+                     "the journal cannot store the job, so it was not "
+                     "accepted and no new work is accepted; see the server "
+                     "log (" +
+                         status.error().message + ")",
+                     ""};
       }
     }
     if (options_.metrics != nullptr) {
@@ -262,6 +303,12 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(
     if (Status status = scheduler_.Enqueue(job, on_gpu); !status.ok()) {
       spdlog::warn("job={} kind={} rejected reason=\"{}\"", job->id(),
                    KindName(spec), status.error().message);
+      // Refused, so it must not run after a restart either.
+      if (journal_ != nullptr) {
+        if (Status deleted = journal_->Delete(job->id()); !deleted.ok()) {
+          JournalFailed(deleted.error());
+        }
+      }
       return status.error();
     }
     Index(job);
@@ -282,16 +329,202 @@ void JobManager::Journal(const JobRecord& job, const v1::JobResult* result) {
   if (journal_ == nullptr) return;
   if (Status status = journal_->Update(job.ToProto(false), result);
       !status.ok()) {
-    if (journal_ok_.exchange(false)) {
-      spdlog::error("journal failed; refusing new work: {}",
-                    status.error().ToString());
+    JournalFailed(status.error());
+  }
+}
+
+void JobManager::JournalFailed(const Error& error) {
+  if (journal_ok_.exchange(false)) {
+    spdlog::error(
+        "journal={} failed: {}; refusing new work from now on (Submit and Run "
+        "answer UNAVAILABLE, /readyz 503, gRPC health NOT_SERVING); jobs "
+        "already accepted go on, and changes the journal could not keep are "
+        "redone after a restart; fix the cause (disk space, file size limit, "
+        "permissions) and restart impulsed",
+        journal_ != nullptr ? journal_->path() : options_.journal_path,
+        error.ToString());
+  } else {
+    spdlog::debug("journal still failing: {}", error.ToString());
+  }
+}
+
+template <typename Mark>
+bool JobManager::Finish(const JobRecord& job, Mark mark) {
+  std::lock_guard lock(mu_);
+  if (!mark()) return false;
+  RecordFinishedLocked(job, NowMicros());
+  return true;
+}
+
+void JobManager::RecordFinishedLocked(const JobRecord& job,
+                                      std::int64_t end_micros) {
+  if (!finished_end_.emplace(job.ordinal(), end_micros).second) return;
+  finished_order_.emplace(end_micros, job.ordinal());
+  if (std::string key = ResultFileKey(job.result().get()); !key.empty()) {
+    ++result_file_refs_[key];
+  }
+}
+
+std::string JobManager::UnindexLocked(const JobRecord& job) {
+  by_id_.erase(job.id());
+  by_ordinal_.erase(job.ordinal());
+  if (const std::string& key = job.spec().idempotency_key(); !key.empty()) {
+    auto it = by_idempotency_key_.find(TenantKey(job.tenant(), key));
+    if (it != by_idempotency_key_.end() && it->second.get() == &job) {
+      by_idempotency_key_.erase(it);
     }
   }
+  if (auto end = finished_end_.find(job.ordinal());
+      end != finished_end_.end()) {
+    finished_order_.erase({end->second, job.ordinal()});
+    finished_end_.erase(end);
+  }
+  // Under mu_, which Submit holds while it looks in the cache: no new job
+  // can pick up this result from here on.
+  cache_.EraseJob(job.id());
+  std::string file = ResultFileKey(job.result().get());
+  if (file.empty()) return "";
+  auto ref = result_file_refs_.find(file);
+  if (ref != result_file_refs_.end()) {
+    if (--ref->second > 0) return "";
+    result_file_refs_.erase(ref);
+  }
+  return file;
+}
+
+void JobManager::RemoveResultFile(const std::string& key) const {
+  if (key.empty() || options_.storage_dir.empty()) return;
+  const std::filesystem::path path = std::filesystem::path(result_dir()) / key;
+  std::error_code ec;
+  if (!std::filesystem::remove(path, ec) && ec) {
+    spdlog::warn("cannot remove result file {}: {}", path.string(),
+                 ec.message());
+  }
+}
+
+void JobManager::RemoveOrphanResultFiles() {
+  if (options_.storage_dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(result_dir(), ec), end;
+  if (ec) return;  // no results/ yet
+  std::size_t removed = 0;
+  std::lock_guard lock(mu_);
+  for (; it != end; it.increment(ec)) {
+    if (ec) break;
+    const std::string name = it->path().filename().string();
+    if (result_file_refs_.contains(name)) continue;
+    std::error_code remove_ec;
+    if (std::filesystem::remove(it->path(), remove_ec)) ++removed;
+  }
+  if (removed > 0) {
+    spdlog::info("removed {} result file(s) no job refers to from {}", removed,
+                 result_dir());
+  }
+}
+
+std::size_t JobManager::finished_kept() const {
+  std::lock_guard lock(mu_);
+  return finished_order_.size();
+}
+
+Result<v1::Job> JobManager::Delete(const std::string& id,
+                                   const std::string& tenant) {
+  std::shared_ptr<JobRecord> job;
+  std::string file;
+  v1::Job view;
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_id_.find(id);
+    // Another tenant's job answers exactly like a missing one.
+    if (it == by_id_.end() || it->second->tenant() != tenant) {
+      return Error{ErrorCode::kNotFound, "no job with id '" + id + "'", "id"};
+    }
+    job = it->second;
+    if (!finished_end_.contains(job->ordinal())) {
+      return Error{ErrorCode::kFailedPrecondition,
+                   "job " + id + " is " + v1::JobState_Name(job->state()) +
+                       "; only a finished job can be deleted: cancel it "
+                       "first, then delete it once it has ended",
+                   "id"};
+    }
+    if (journal_ != nullptr) {
+      if (Status status = journal_->Delete(id); !status.ok()) {
+        JournalFailed(status.error());
+        return Error{ErrorCode::kUnavailable,
+                     "the journal cannot delete job " + id +
+                         ", so it was kept; see the server log (" +
+                         status.error().message + ")",
+                     ""};
+      }
+    }
+    view = job->ToProto(/*with_result=*/false);
+    file = UnindexLocked(*job);
+  }
+  RemoveResultFile(file);
+  spdlog::info("job={} kind={} deleted state={}", id, KindName(job->spec()),
+               v1::JobState_Name(view.state()));
+  return view;
+}
+
+std::size_t JobManager::SweepExpired(std::size_t max_jobs) {
+  if (!retention_enabled() || max_jobs == 0) return 0;
+  const std::int64_t now = NowMicros();
+  const std::int64_t retention_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.retention)
+          .count();
+  std::vector<std::shared_ptr<JobRecord>> due;
+  std::vector<std::string> ids;
+  std::vector<std::string> files;
+  std::size_t by_age = 0;
+  std::size_t kept = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = finished_order_.begin();
+         it != finished_order_.end() && due.size() < max_jobs; ++it) {
+      const bool too_old = retention_us > 0 && it->first <= now - retention_us;
+      const bool too_many =
+          options_.retention_max_jobs > 0 &&
+          finished_order_.size() - due.size() > options_.retention_max_jobs;
+      if (!too_old && !too_many) break;
+      auto job = by_ordinal_.find(it->second);
+      if (job == by_ordinal_.end()) continue;  // cannot happen
+      by_age += too_old;
+      due.push_back(job->second);
+      ids.push_back(job->second->id());
+    }
+    if (due.empty()) return 0;
+    if (journal_ != nullptr) {
+      // One transaction per batch; the rows go before the files, so a crash
+      // in between leaves only orphan files, removed at the next start.
+      if (Status status = journal_->DeleteMany(ids); !status.ok()) {
+        JournalFailed(status.error());
+        return 0;
+      }
+    }
+    for (const std::shared_ptr<JobRecord>& job : due) {
+      if (std::string file = UnindexLocked(*job); !file.empty()) {
+        files.push_back(std::move(file));
+      }
+    }
+    kept = finished_order_.size();
+  }
+  for (const std::string& file : files) RemoveResultFile(file);
+  for (const std::shared_ptr<JobRecord>& job : due) {
+    spdlog::debug("job={} kind={} expired", job->id(), KindName(job->spec()));
+  }
+  spdlog::info(
+      "retention removed={} by_age={} by_count={} result_files={} "
+      "finished_kept={}",
+      due.size(), by_age, due.size() - by_age, files.size(), kept);
+  return due.size();
 }
 
 Status JobManager::Recover() {
   if (Status status = datasets_->Open(); !status.ok()) return status;
-  if (options_.journal_path.empty()) return {};
+  if (options_.journal_path.empty()) {
+    RemoveOrphanResultFiles();
+    return {};
+  }
   Result<std::unique_ptr<core::Journal>> opened =
       core::Journal::Open(options_.journal_path, options_.journal_full_sync);
   if (!opened.ok()) return opened.error();
@@ -299,7 +532,7 @@ Status JobManager::Recover() {
       opened.value()->LoadAll();
   if (!stored.ok()) return stored.error();
   std::size_t requeued = 0;
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   journal_ = std::move(opened.value());
   for (core::Journal::StoredJob& s : stored.value()) {
     const v1::JobState was = s.job.state();
@@ -316,7 +549,11 @@ Status JobManager::Recover() {
     job->Restore(s.job, std::move(result));
     next_ordinal_ = std::max(next_ordinal_, s.ordinal + 1);
     Index(job);
-    if (IsTerminal(was)) continue;
+    if (IsTerminal(was)) {
+      RecordFinishedLocked(
+          *job, s.job.has_end_time() ? Micros(s.job.end_time()) : NowMicros());
+      continue;
+    }
     job->MarkQueued(
         was == v1::RUNNING
             ? "re-queued after a restart; it was running and will run again "
@@ -330,6 +567,11 @@ Status JobManager::Recover() {
   }
   spdlog::info("journal={} jobs={} requeued={}", journal_->path(),
                stored.value().size(), requeued);
+  lock.unlock();
+  RemoveOrphanResultFiles();
+  // Restored jobs already past retention go before anything is served.
+  while (SweepExpired(1024) == 1024) {
+  }
   return {};
 }
 
@@ -398,7 +640,10 @@ Result<std::shared_ptr<JobRecord>> JobManager::Cancel(
   const std::shared_ptr<JobRecord>& job = found.value();
   job->cancel_requested().store(true);
   job->cancel_flag().store(true);
-  if (scheduler_.Remove(*job) && job->MarkCancelled("cancelled while queued")) {
+  if (Finish(*job, [&] {
+        return scheduler_.Remove(*job) &&
+               job->MarkCancelled("cancelled while queued");
+      })) {
     Journal(*job);
     CountFinished(*job, -1);
     spdlog::info("job={} kind={} state=CANCELLED while=queued", job->id(),
@@ -458,7 +703,9 @@ v1::Device JobManager::Place(const v1::JobSpec& spec,
 void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
   const std::string kind_name = KindName(job->spec());
   if (job->cancel_flag().load() && job->cancel_requested().load()) {
-    if (job->MarkCancelled("cancelled before it started")) {
+    if (Finish(*job, [&] {
+          return job->MarkCancelled("cancelled before it started");
+        })) {
       Journal(*job);
       CountFinished(*job, -1);
       spdlog::info("job={} kind={} state=CANCELLED while=queued", job->id(),
@@ -473,6 +720,16 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
   spdlog::info("job={} kind={} state=RUNNING device={}", job->id(), kind_name,
                v1::Device_Name(device));
   const auto start = std::chrono::steady_clock::now();
+  // The timeout counts from here (RUNNING), not from the submit.
+  const std::chrono::nanoseconds timeout = TimeoutOf(job->spec());
+  std::atomic<bool> timed_out{false};
+  std::optional<DeadlineWatcher::Handle> deadline;
+  if (timeout.count() > 0) {
+    deadline = deadlines_.Add(
+        start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    timeout),
+        &timed_out, &job->cancel_flag());
+  }
 
   RunContext context(job, this);
   Result<v1::JobResult> result = Error{ErrorCode::kInternal, "not run", ""};
@@ -484,17 +741,40 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
     result = Error{ErrorCode::kInternal,
                    std::string("unexpected error: ") + e.what(), ""};
   }
+  if (deadline.has_value()) deadlines_.Remove(*deadline);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
 
+  if (timed_out.load()) {
+    // Past its timeout: FAILED, even when the kind returned a result after
+    // the deadline (the outcome does not depend on where a chunk ended).
+    if (result.ok()) RemoveResultFile(ResultFileKey(&result.value()));
+    const std::string message = "the job ran longer than its timeout of " +
+                                FormatDuration(timeout) +
+                                " (spec.timeout) and was stopped";
+    if (Finish(*job, [&] {
+          return job->MarkFailed(ErrorCodeName(ErrorCode::kDeadlineExceeded),
+                                 message);
+        })) {
+      Journal(*job);
+      CountFinished(*job, seconds);
+    }
+    spdlog::warn(
+        "job={} kind={} state=FAILED code=DEADLINE_EXCEEDED seconds={:.6f} "
+        "timeout={}",
+        job->id(), kind_name, seconds, FormatDuration(timeout));
+    return;
+  }
   if (result.ok()) {
     auto shared =
         std::make_shared<const v1::JobResult>(std::move(result.value()));
     // Cached before the terminal event: a client that saw it and submits
     // the same job again gets the cached result.
     RememberResult(*job, shared);
-    if (job->MarkSucceeded(shared, FullResultBytes(*shared))) {
+    if (Finish(*job, [&] {
+          return job->MarkSucceeded(shared, FullResultBytes(*shared));
+        })) {
       Journal(*job, job->result().get());
       CountFinished(*job, seconds);
     }
@@ -508,7 +788,8 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
         "job={} kind={} stopped by shutdown; it will run again after a restart",
         job->id(), kind_name);
   } else if (result.error().code == ErrorCode::kCancelled) {
-    if (job->MarkCancelled("cancelled while running")) {
+    if (Finish(*job,
+               [&] { return job->MarkCancelled("cancelled while running"); })) {
       Journal(*job);
       CountFinished(*job, seconds);
     }
@@ -516,7 +797,9 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
                  job->id(), kind_name, seconds);
   } else {
     const Error& error = result.error();
-    if (job->MarkFailed(ErrorCodeName(error.code), error.ToString())) {
+    if (Finish(*job, [&] {
+          return job->MarkFailed(ErrorCodeName(error.code), error.ToString());
+        })) {
       Journal(*job);
       CountFinished(*job, seconds);
     }

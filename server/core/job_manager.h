@@ -3,11 +3,13 @@
 // impulse::Error values, mapped to gRPC/HTTP codes once at the edge.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "compute/common/status.h"
 #include "impulse/v1/jobs.pb.h"
 #include "server/core/dataset_store.h"
+#include "server/core/deadline_watcher.h"
 #include "server/core/job_record.h"
 #include "server/core/journal.h"
 #include "server/core/result_cache.h"
@@ -42,6 +45,13 @@ struct JobManagerOptions {
   std::uint64_t max_dataset_bytes = std::uint64_t{2} << 30;
   // Result cache budget in encoded result bytes; 0 = no cache.
   std::uint64_t result_cache_bytes = 256 << 20;
+  // Retention of finished jobs (SUCCEEDED, FAILED, CANCELLED). SweepExpired
+  // removes a job, with its events, result files and journal row, once it
+  // ended more than `retention` ago (0 = no age limit), and the oldest
+  // finished ones while more than `retention_max_jobs` are kept (0 = no
+  // limit). Queued and running jobs never expire.
+  std::chrono::milliseconds retention{0};
+  std::size_t retention_max_jobs = 0;
   // Where job counters and durations go; null = not counted.
   metrics::ServerMetrics* metrics = nullptr;
 };
@@ -54,7 +64,8 @@ class JobManager {
   ~JobManager();
 
   // Opens the journal (when configured), restores its jobs and queues again
-  // those that were queued or running. Call once before serving.
+  // those that were queued or running, removes restored jobs past retention
+  // and result files no job refers to. Call once before serving.
   Status Recover();
   // Accepting new work: not draining, and the journal (if any) is healthy.
   bool ready() const { return !draining_.load() && journal_ok_.load(); }
@@ -84,6 +95,22 @@ class JobManager {
   // Cancels a queued or running job; a finished job is returned unchanged.
   Result<std::shared_ptr<JobRecord>> Cancel(const std::string& id,
                                             const std::string& tenant = "");
+  // Removes a finished job at once: from memory (its events go with it),
+  // the result cache, the journal and the result directory. Answers the job
+  // as it was, without its result. kFailedPrecondition while it is queued or
+  // running; kNotFound for an unknown id (or another tenant's job);
+  // kUnavailable when the journal cannot delete it (then nothing changed).
+  Result<v1::Job> Delete(const std::string& id, const std::string& tenant = "");
+  // Removes up to `max_jobs` finished jobs past retention (all tenants),
+  // oldest end first, like Delete; returns how many. Cheap when nothing is
+  // due. A caller that gets `max_jobs` back should call again (after letting
+  // others run).
+  std::size_t SweepExpired(std::size_t max_jobs);
+  bool retention_enabled() const {
+    return options_.retention.count() > 0 || options_.retention_max_jobs > 0;
+  }
+  // Finished jobs kept (the population retention works on).
+  std::size_t finished_kept() const;
   // The result of a SUCCEEDED job split into chunks of about `chunk_bytes`.
   Result<std::vector<v1::ResultChunk>> ResultChunks(
       const std::string& id, std::size_t chunk_bytes,
@@ -136,7 +163,24 @@ class JobManager {
   // Journals the job's current state (and result); a failure marks the
   // manager not ready so it refuses new work.
   void Journal(const JobRecord& job, const v1::JobResult* result = nullptr);
+  // Marks the journal failed (logged once, loudly): no new work from now on.
+  void JournalFailed(const Error& error);
   void Index(const std::shared_ptr<JobRecord>& job);  // under mu_
+  // Runs `mark` (a terminal transition) under mu_ and, when it made the job
+  // terminal, RecordFinishedLocked; true in that case.
+  template <typename Mark>
+  bool Finish(const JobRecord& job, Mark mark);
+  // Under mu_, right after the job's terminal transition (made under mu_ as
+  // well, so Delete and the sweep never see a finished job half recorded):
+  // orders it for retention and counts its result file.
+  void RecordFinishedLocked(const JobRecord& job, std::int64_t end_micros);
+  // Under mu_: takes a finished job out of every index and the result cache.
+  // Returns the result file to remove when this job was its last user.
+  std::string UnindexLocked(const JobRecord& job);
+  void RemoveResultFile(const std::string& key) const;
+  // Removes files of results/ that no restored job refers to (left by a
+  // crash mid-write or mid-delete). Before serving only.
+  void RemoveOrphanResultFiles();
   // Counts a job that reached a terminal state.
   void CountFinished(const JobRecord& job, double run_seconds);
   std::string NewJobId();
@@ -172,6 +216,13 @@ class JobManager {
       by_ordinal_;
   std::unordered_map<std::string, std::shared_ptr<JobRecord>>
       by_idempotency_key_;
+  // Finished jobs in retention order: (end time in microseconds since the
+  // epoch, ordinal), oldest first; and each one's end time by ordinal.
+  std::set<std::pair<std::int64_t, std::uint64_t>> finished_order_;
+  std::unordered_map<std::uint64_t, std::int64_t> finished_end_;
+  // Jobs alive per result file (storage key): cached jobs share the file of
+  // the job that computed it, which is removed with the last of them.
+  std::unordered_map<std::string, std::size_t> result_file_refs_;
   std::uint64_t next_ordinal_ = 1;
   std::unique_ptr<core::Journal> journal_;
   std::atomic<bool> journal_ok_{true};
@@ -184,6 +235,8 @@ class JobManager {
       tenant_indexes_;
   ResultCache cache_;
   std::atomic<std::uint64_t> finished_{0};
+  // Per-job timeouts; outlives the scheduler, whose jobs remove theirs.
+  DeadlineWatcher deadlines_;
 
   // Declared last: destroyed first, so running jobs finish while the maps
   // above are still alive.

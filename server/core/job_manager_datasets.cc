@@ -109,15 +109,21 @@ Result<std::shared_ptr<JobRecord>> JobManager::SubmitCachedLocked(
   if (journal_ != nullptr) {
     if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
         !status.ok()) {
-      journal_ok_ = false;
-      spdlog::error("journal failed; refusing new work: {}",
-                    status.error().ToString());
-      return status.error();
+      JournalFailed(status.error());
+      return Error{ErrorCode::kUnavailable,
+                   "the journal cannot store the job, so it was not accepted "
+                   "and no new work is accepted; see the server log (" +
+                       status.error().message + ")",
+                   ""};
     }
   }
   job->MarkSucceeded(hit.result, FullResultBytes(*hit.result), hit.job_id);
   Journal(*job, hit.result.get());
   Index(job);
+  RecordFinishedLocked(*job,
+                       std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count());
   CountFinished(*job, 0);
   spdlog::info("job={} kind={} state=SUCCEEDED cached_from={}", job->id(),
                jobs::FindJobKind(spec)->name(), hit.job_id);

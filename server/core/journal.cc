@@ -1,9 +1,70 @@
 #include "server/core/journal.h"
 
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 
 namespace impulse::core {
 namespace {
+
+// SQLite's reason, plus the operating system's when there is one ("disk I/O
+// error" alone does not say that a file size limit was hit).
+std::string Reason(sqlite3* db) {
+  std::string reason = sqlite3_errmsg(db);
+  if (const int os_error = sqlite3_system_errno(db); os_error != 0) {
+    reason += std::string(" (") + std::strerror(os_error) + ")";
+  }
+  return reason;
+}
+
+std::string Bytes(std::uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  double value = static_cast<double>(bytes);
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value,
+                units[unit]);
+  return text;
+}
+
+// What a failed write may have run into: the free space of the journal's
+// file system and the process's file size limit (ulimit -f), when set.
+std::string StorageFacts(const std::string& path) {
+  std::string facts;
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  struct statvfs fs {};
+  if (statvfs(dir.c_str(), &fs) == 0) {
+    facts += "free space " +
+             Bytes(static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize);
+  }
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    facts += std::string(facts.empty() ? "" : ", ") + "file size limit " +
+             Bytes(limit.rlim_cur) + " (ulimit -f)";
+  }
+  return facts;
+}
+
+// SQLite's reason for a failed write, with the storage facts behind it.
+std::string WriteReason(sqlite3* db, const std::string& path) {
+  const int code = sqlite3_errcode(db);
+  if (code != SQLITE_IOERR && code != SQLITE_FULL) return Reason(db);
+  return Reason(db) + " [" + StorageFacts(path) + "]";
+}
+
+Error OpenError(const std::string& path, const std::string& reason) {
+  return Error{ErrorCode::kUnavailable,
+               "cannot open the journal " + path + ": " + reason, "data_dir"};
+}
 
 // The Job blob holds everything but the spec (its own column) and the result.
 std::string EncodeJob(const v1::Job& job) {
@@ -23,18 +84,42 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
       nullptr);
   if (rc != SQLITE_OK) {
-    std::string reason =
-        db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    std::string reason = db != nullptr ? Reason(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
-    return Error{ErrorCode::kUnavailable,
-                 "cannot open the journal " + path + ": " + reason, "data_dir"};
+    return OpenError(path, reason);
   }
   std::unique_ptr<Journal> journal(new Journal(path, db));
   sqlite3_busy_timeout(db, 5000);
   const std::string sync = full_sync ? "FULL" : "NORMAL";
+  for (const std::string& sql :
+       {std::string("PRAGMA journal_mode=WAL"), "PRAGMA synchronous=" + sync}) {
+    if (!journal->Exec(sql.c_str()).ok()) {
+      return OpenError(path, WriteReason(db, path));
+    }
+  }
+  // Refuse a damaged file rather than serve half of it, and check before
+  // writing anything to it.
+  sqlite3_stmt* check = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &check, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_step(check) != SQLITE_ROW) {
+    sqlite3_finalize(check);
+    return OpenError(path, Reason(db));
+  }
+  const unsigned char* verdict = sqlite3_column_text(check, 0);
+  std::string result =
+      verdict != nullptr ? reinterpret_cast<const char*>(verdict) : "";
+  // One line in the log: the first problem found.
+  if (const std::size_t eol = result.find('\n'); eol != std::string::npos) {
+    result = result.substr(0, eol) + " ...";
+  }
+  sqlite3_finalize(check);
+  if (result != "ok") {
+    return OpenError(path, "the file is damaged (integrity check: " + result +
+                               "); restore it from a backup, or move it away "
+                               "to start with an empty journal");
+  }
   for (const std::string& sql : {
-           std::string("PRAGMA journal_mode=WAL"),
-           "PRAGMA synchronous=" + sync,
            std::string("CREATE TABLE IF NOT EXISTS jobs ("
                        " id TEXT PRIMARY KEY,"
                        " ordinal INTEGER NOT NULL,"
@@ -46,20 +131,10 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
            std::string("INSERT INTO meta (key, value) VALUES ('boot', 1)"
                        " ON CONFLICT(key) DO UPDATE SET value = value + 1"),
        }) {
-    if (Status status = journal->Exec(sql.c_str()); !status.ok())
-      return status.error();
+    if (!journal->Exec(sql.c_str()).ok()) {
+      return OpenError(path, WriteReason(db, path));
+    }
   }
-  // Refuse a damaged file rather than serve half of it.
-  sqlite3_stmt* check = nullptr;
-  if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &check, nullptr) !=
-          SQLITE_OK ||
-      sqlite3_step(check) != SQLITE_ROW ||
-      std::string(reinterpret_cast<const char*>(
-          sqlite3_column_text(check, 0))) != "ok") {
-    sqlite3_finalize(check);
-    return journal->SqliteError("the journal failed its integrity check");
-  }
-  sqlite3_finalize(check);
   sqlite3_stmt* boot = nullptr;
   if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'boot'", -1,
                          &boot, nullptr) != SQLITE_OK ||
@@ -101,16 +176,20 @@ Journal::~Journal() {
 
 Error Journal::SqliteError(const std::string& what) const {
   return Error{ErrorCode::kUnavailable,
-               what + " (" + path_ + "): " + sqlite3_errmsg(db_), ""};
+               what + " (" + path_ + "): " + WriteReason(db_, path_), ""};
 }
 
 Status Journal::Exec(const char* sql) {
   char* message = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    Error error{
-        ErrorCode::kUnavailable,
-        std::string("journal ") + path_ + ": " + (message ? message : "error"),
-        ""};
+    Error error{ErrorCode::kUnavailable,
+                std::string("journal ") + path_ + ": " +
+                    (message ? message : "error") +
+                    (sqlite3_system_errno(db_) != 0
+                         ? std::string(" (") +
+                               std::strerror(sqlite3_system_errno(db_)) + ")"
+                         : ""),
+                ""};
     sqlite3_free(message);
     return error;
   }
@@ -158,6 +237,29 @@ Status Journal::Delete(const std::string& id) {
   sqlite3_bind_text(delete_, 1, id.data(), id.size(), SQLITE_STATIC);
   if (sqlite3_step(delete_) != SQLITE_DONE)
     return SqliteError("cannot delete job " + id);
+  return {};
+}
+
+Status Journal::DeleteMany(const std::vector<std::string>& ids) {
+  if (ids.empty()) return {};
+  if (ids.size() == 1) return Delete(ids.front());
+  std::lock_guard lock(mu_);
+  if (Status status = Exec("BEGIN IMMEDIATE"); !status.ok()) return status;
+  for (const std::string& id : ids) {
+    sqlite3_reset(delete_);
+    sqlite3_bind_text(delete_, 1, id.data(), id.size(), SQLITE_STATIC);
+    if (sqlite3_step(delete_) != SQLITE_DONE) {
+      Error error = SqliteError("cannot delete job " + id);
+      sqlite3_reset(delete_);
+      (void)Exec("ROLLBACK");
+      return error;
+    }
+  }
+  sqlite3_reset(delete_);
+  if (Status status = Exec("COMMIT"); !status.ok()) {
+    (void)Exec("ROLLBACK");
+    return status;
+  }
   return {};
 }
 

@@ -43,6 +43,8 @@ class Journal {
   // Records the job's current state (and its result when given).
   Status Update(const v1::Job& job, const v1::JobResult* result);
   Status Delete(const std::string& id);
+  // Deletes the jobs in one transaction: all of them or, on an error, none.
+  Status DeleteMany(const std::vector<std::string>& ids);
   // Every job, oldest first.
   Result<std::vector<StoredJob>> LoadAll();
 

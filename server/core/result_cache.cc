@@ -24,6 +24,7 @@ std::optional<std::string> ResultCache::Key(
   keyed.clear_labels();
   keyed.clear_idempotency_key();
   keyed.clear_no_cache();
+  keyed.clear_timeout();
   if (keyed.ByteSizeLong() > kMaxKeyedSpecBytes) return std::nullopt;
   std::string bytes;
   {
@@ -57,19 +58,36 @@ void ResultCache::Insert(const std::string& key, Entry entry) {
       entry.result->ByteSizeLong() + key.size() + kEntryOverheadBytes;
   if (bytes > max_bytes_) return;
   std::lock_guard lock(mu_);
-  if (auto it = by_key_.find(key); it != by_key_.end()) {
-    bytes_ -= it->second->bytes;
-    lru_.erase(it->second);
-    by_key_.erase(it);
-  }
+  if (auto it = by_key_.find(key); it != by_key_.end()) EraseLocked(it);
+  key_by_job_[entry.job_id] = key;
   lru_.push_front(Node{key, std::move(entry), bytes});
   by_key_[key] = lru_.begin();
   bytes_ += bytes;
   while (bytes_ > max_bytes_ && !lru_.empty()) {
-    bytes_ -= lru_.back().bytes;
-    by_key_.erase(lru_.back().key);
-    lru_.pop_back();
+    EraseLocked(by_key_.find(lru_.back().key));
   }
+}
+
+void ResultCache::EraseJob(const std::string& job_id) {
+  std::lock_guard lock(mu_);
+  auto job = key_by_job_.find(job_id);
+  if (job == key_by_job_.end()) return;
+  auto it = by_key_.find(job->second);
+  if (it != by_key_.end() && it->second->entry.job_id == job_id) {
+    EraseLocked(it);
+  } else {
+    key_by_job_.erase(job);
+  }
+}
+
+void ResultCache::EraseLocked(KeyIndex::iterator it) {
+  bytes_ -= it->second->bytes;
+  auto job = key_by_job_.find(it->second->entry.job_id);
+  if (job != key_by_job_.end() && job->second == it->first) {
+    key_by_job_.erase(job);
+  }
+  lru_.erase(it->second);
+  by_key_.erase(it);
 }
 
 std::uint64_t ResultCache::bytes() const {

@@ -1,8 +1,8 @@
 // The result cache (book: functools.lru_cache / joblib.Memory): results of
 // deterministic jobs by a key of the job's kind, spec (without the fields
 // that do not change the result: device, priority, labels, idempotency key,
-// no_cache) and the SHA-256 of every dataset it reads. Least recently used
-// entries are evicted to stay within a byte budget (encoded result sizes).
+// no_cache, timeout) and the SHA-256 of every dataset it reads. Least recently
+// used entries are evicted to stay within a byte budget (encoded result sizes).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +37,9 @@ class ResultCache {
   std::optional<Entry> Find(const std::string& key);
   // Stores a result (not when larger than the whole budget).
   void Insert(const std::string& key, Entry entry);
+  // Forgets the entry computed by `job_id` (the job was deleted or expired),
+  // so the cache never answers with a result that is gone.
+  void EraseJob(const std::string& job_id);
 
   std::uint64_t bytes() const;
   std::size_t size() const;
@@ -49,10 +52,15 @@ class ResultCache {
     Entry entry;
     std::uint64_t bytes = 0;
   };
+  using KeyIndex = std::unordered_map<std::string, std::list<Node>::iterator>;
+  void EraseLocked(KeyIndex::iterator it);
+
   const std::uint64_t max_bytes_;
   mutable std::mutex mu_;
   std::list<Node> lru_;  // most recently used first
-  std::unordered_map<std::string, std::list<Node>::iterator> by_key_;
+  KeyIndex by_key_;
+  // The key of each entry by the job that computed it (one entry per job).
+  std::unordered_map<std::string, std::string> key_by_job_;
   std::uint64_t bytes_ = 0;
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;

@@ -22,6 +22,10 @@ using asio::awaitable;
 using asio::use_awaitable;
 
 constexpr std::size_t kWatchBatch = 64;
+// A watcher holds at most about this much of its batch while a write waits
+// (a client that stops reading blocks it): a few large progress events
+// (particle snapshots are ~16 KB), not 64 of them per watcher.
+constexpr std::size_t kWatchBatchBytes = 64 << 10;
 constexpr std::size_t kResultChunkBytes = 1 << 20;
 
 // Sends the job's events after `after_seq` until its terminal event. Returns
@@ -33,6 +37,15 @@ awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
   core::EventLog& log = job->events();
   for (;;) {
     std::vector<v1::JobEvent> events = log.ReadAfter(after_seq, kWatchBatch);
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      bytes += events[i].ByteSizeLong();
+      if (bytes > kWatchBatchBytes && i > 0) {
+        events.erase(events.begin() + static_cast<std::ptrdiff_t>(i),
+                     events.end());  // read again after these are written
+        break;
+      }
+    }
     for (const v1::JobEvent& event : events) {
       if (!co_await Write(call.writer, event, use_awaitable)) co_return false;
       after_seq = event.seq();
@@ -92,6 +105,13 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
     out = job.value()->ToProto(/*with_result=*/true);
     return grpc::Status::OK;
   };
+  auto delete_job = [manager](UnaryCall<v1::DeleteJobRequest, v1::Job>& call,
+                              v1::Job& out) {
+    auto job = manager->Delete(call.request.id(), call.tenant);
+    if (!job.ok()) return StatusOf(job.error(), call.context);
+    out = std::move(job.value());
+    return grpc::Status::OK;
+  };
   metrics::Gauge* watchers =
       metrics_ != nullptr ? &metrics_->active_watchers : nullptr;
   auto watch = [manager,
@@ -147,6 +167,11 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
                    ServeUnary<v1::CancelJobRequest, v1::Job>(
                        gate_, RpcMetrics{metrics_, "Cancel"}, service,
                        &Service::RequestCancel, cq, cancel),
+                   asio::detached);
+    asio::co_spawn(ex,
+                   ServeUnary<v1::DeleteJobRequest, v1::Job>(
+                       gate_, RpcMetrics{metrics_, "Delete"}, service,
+                       &Service::RequestDelete, cq, delete_job),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeStream<v1::WatchRequest, v1::JobEvent>(

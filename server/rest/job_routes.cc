@@ -174,6 +174,12 @@ Reply JobRoutes::Cancel(std::string_view id, const std::string& tenant) const {
   return JobResponse(*job.value());
 }
 
+Reply JobRoutes::Delete(std::string_view id, const std::string& tenant) const {
+  auto job = manager_.Delete(std::string(id), tenant);
+  if (!job.ok()) return ErrorResponse(job.error());
+  return JsonResponse(http::status::ok, ToJson(job.value()));
+}
+
 Reply JobRoutes::GetResult(std::string_view id,
                            const std::string& tenant) const {
   auto chunks = manager_.ResultChunks(std::string(id),

@@ -30,6 +30,8 @@ class JobRoutes {
   Reply Get(std::string_view id, const std::string& tenant) const;
   // POST /v1/jobs/{id}:cancel
   Reply Cancel(std::string_view id, const std::string& tenant) const;
+  // DELETE /v1/jobs/{id}: removes a finished job; answers it as it was.
+  Reply Delete(std::string_view id, const std::string& tenant) const;
   // GET /v1/jobs/{id}/result: the whole JobResult, streamed when large.
   Reply GetResult(std::string_view id, const std::string& tenant) const;
   // GET /v1/jobs/{id}/events[?after_seq=N], or Last-Event-ID: N.

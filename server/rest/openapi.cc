@@ -24,7 +24,8 @@ std::string_view OpenApiJson() {
           "409": {"$ref": "#/components/responses/Error"},
           "412": {"$ref": "#/components/responses/Error"},
           "413": {"$ref": "#/components/responses/Error"},
-          "429": {"$ref": "#/components/responses/Error"}
+          "429": {"$ref": "#/components/responses/Error"},
+          "503": {"description": "Draining, or the journal cannot keep new jobs (see /readyz); Retry-After is set", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         }
       },
       "get": {
@@ -59,6 +60,15 @@ std::string_view OpenApiJson() {
         "responses": {
           "200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
           "404": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "delete": {
+        "summary": "Delete a finished job at once: its record, events, result (and result files) and journal row; its idempotency key may be used again. Finished jobs also expire on their own (impulsed --retention, --retention_max_jobs)",
+        "responses": {
+          "200": {"description": "The deleted job as it was (without its result)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "404": {"$ref": "#/components/responses/Error"},
+          "412": {"description": "The job is QUEUED or RUNNING: cancel it first, then delete it once it has ended", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+          "503": {"description": "The journal cannot delete it (nothing changed); Retry-After is set", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         }
       }
     },
@@ -188,7 +198,7 @@ std::string_view OpenApiJson() {
       }
     },
     "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": {"description": "ok", "content": {"text/plain": {}}}}}},
-    "/readyz": {"get": {"summary": "The server accepts work", "responses": {"200": {"description": "ready"}, "503": {"description": "draining or not ready; Retry-After is set"}}}},
+    "/readyz": {"get": {"summary": "The server accepts work", "responses": {"200": {"description": "ready"}, "503": {"description": "draining, or the journal failed (the server refuses new work); Retry-After is set"}}}},
     "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain; version=0.0.4", "content": {"text/plain": {}}}}}},
     "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3 document"}}}}
   },
@@ -225,8 +235,10 @@ std::string_view OpenApiJson() {
         "noCache": {"type": "boolean"},
         "device": {"$ref": "#/components/schemas/Device"},
         "priority": {"type": "integer"},
-        "idempotencyKey": {"type": "string"},
-        "labels": {"type": "object", "additionalProperties": {"type": "string"}}},
+        "idempotencyKey": {"type": "string", "description": "a retried submit with the same key (and spec) returns the same job, also after a restart; another spec with it is 409"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "noCache": {"type": "boolean"},
+        "timeout": {"type": "string", "format": "google.protobuf.Duration", "example": "90s", "description": "longest the job may run, counted from RUNNING (queued time does not count); then it ends FAILED with error.code DEADLINE_EXCEEDED. Unset or \"0s\": no limit"}},
         "additionalProperties": false},
       "Dataset": {"type": "object", "description": "impulse.v1.Dataset", "properties": {
         "name": {"type": "string"},
@@ -245,7 +257,7 @@ std::string_view OpenApiJson() {
         "startTime": {"type": "string", "format": "date-time"},
         "endTime": {"type": "string", "format": "date-time"},
         "progress": {"type": "number"},
-        "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+        "error": {"type": "object", "properties": {"code": {"type": "string", "example": "DEADLINE_EXCEEDED"}, "message": {"type": "string"}}},
         "result": {"type": "object"},
         "resultBytes": {"type": "string", "format": "uint64"},
         "placedOn": {"$ref": "#/components/schemas/Device"},

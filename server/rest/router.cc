@@ -86,7 +86,8 @@ Reply Router::Readyz() const {
   const bool ready = options_.ready ? options_.ready() : serving_();
   if (ready) return TextResponse(http::status::ok, "ready\n");
   Response res = TextResponse(http::status::service_unavailable,
-                              "not ready: draining or starting\n");
+                              "not ready: draining, starting, or the journal "
+                              "failed (see the server log)\n");
   res.set(http::field::retry_after,
           std::to_string(edge::RetryAfterSeconds(ErrorCode::kUnavailable)));
   return res;
@@ -173,8 +174,13 @@ Routed Router::Handle(const Request& request) const {
               "/v1/jobs/{id}/events"};
     }
     if (ValidId(rest)) {
-      if (!get)
-        return {MethodNotAllowed(request, "GET, HEAD"), "/v1/jobs/{id}"};
+      if (method == http::verb::delete_) {
+        return {jobs_.Delete(rest, tenant), "/v1/jobs/{id}"};
+      }
+      if (!get) {
+        return {MethodNotAllowed(request, "GET, HEAD, DELETE"),
+                "/v1/jobs/{id}"};
+      }
       return {jobs_.Get(rest, tenant), "/v1/jobs/{id}"};
     }
   }

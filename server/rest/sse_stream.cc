@@ -29,6 +29,10 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 // Events written per read of the log before checking for newer ones.
 constexpr std::size_t kBatch = 64;
+// A batch's text stops growing past this, so a stream whose client stopped
+// reading holds little while its write waits (snapshot events are ~40 KB of
+// JSON each).
+constexpr std::size_t kBatchBytes = 64 << 10;
 constexpr std::size_t kReadSize = 4096;
 
 bool IsTerminalEvent(const v1::JobEvent& event) {
@@ -165,10 +169,11 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
       std::tie(ec) = co_await state->wake.async_wait(kNoThrow);
       if (state->client_gone) break;
     }
-    std::vector<v1::JobEvent> events = log.ReadAfter(after_seq, kBatch);
-    if (!events.empty()) {
-      last_batch = asio::steady_timer::clock_type::now();
-      std::string text;
+    std::string text;
+    {
+      // The events go out of scope before the write: only `text` is held
+      // while it waits.
+      const std::vector<v1::JobEvent> events = log.ReadAfter(after_seq, kBatch);
       for (const v1::JobEvent& event : events) {
         text += *job_texts->Text(event);
         after_seq = event.seq();
@@ -176,7 +181,11 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
           finished = true;
           break;
         }
+        if (text.size() >= kBatchBytes) break;
       }
+    }
+    if (!text.empty()) {
+      last_batch = asio::steady_timer::clock_type::now();
       ok = co_await WriteBody(stream, text, chunked, options);
       if (!ok || finished) break;
       continue;

@@ -136,6 +136,31 @@ cli get no-such-job
 expect_rc 3 "get no-such-job"
 grep -q 'NOT_FOUND' <<<"$err" || fail "get no-such-job: $err"
 
+# --- rm: a running job is refused (cancel it first), a finished one goes.
+cli submit particles --random_particles 100000 --t_end 100 --device CPU
+expect_rc 0 "submit a long job"
+long_id="$out"
+cli rm "$long_id"
+expect_rc 3 "rm of an unfinished job"
+grep -q 'FAILED_PRECONDITION' <<<"$err" || fail "rm of an unfinished job: $err"
+cli cancel "$long_id"
+cli watch "$long_id"
+cli rm "$id" "$long_id"
+expect_rc 0 "rm"
+grep -q "job $id deleted (it was CANCELLED)" <<<"$out" || fail "rm: $out"
+grep -q "job $long_id deleted" <<<"$out" || fail "rm: second id: $out"
+cli get "$id"
+expect_rc 3 "get of a deleted job"
+grep -q 'NOT_FOUND' <<<"$err" || fail "get of a deleted job: $err"
+
+# --- a job past its --job_timeout fails with DEADLINE_EXCEEDED (status 1).
+cli run particles --random_particles 100000 --t_end 100 --device CPU --job_timeout 300ms --json
+expect_rc 1 "run --job_timeout"
+grep -q '"code": "DEADLINE_EXCEEDED"' <<<"$out" || fail "run --job_timeout: $out"
+cli submit pi --samples 1000 --job_timeout soon
+expect_rc 2 "--job_timeout soon"
+grep -q -- '--job_timeout' <<<"$err" || fail "--job_timeout soon: $err"
+
 # --- no server: status 3 with the gRPC code.
 IMPULSE_SERVER=127.0.0.1:1 cli --timeout 5 get "$id"
 expect_rc 3 "unreachable server"

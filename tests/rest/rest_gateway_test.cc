@@ -89,6 +89,10 @@ TEST_F(RestTest, HealthzReadyzAndOpenApiAnswer) {
               std::string::npos)
         << path;
   }
+  // DELETE /v1/jobs/{id} sits under its path, after get.
+  const std::size_t job_path = doc.body.find("\"/v1/jobs/{id}\": {");
+  EXPECT_LT(doc.body.find("\"delete\": {", job_path),
+            doc.body.find("\"/v1/jobs/{id}:cancel\": {"));
 }
 
 TEST_F(RestTest, HeadAnswersHeadersWithoutABody) {
@@ -334,6 +338,52 @@ TEST_F(RestTest, CancelEndsARunningJobAndItsEventStream) {
   HttpReply again = client().Post("/v1/jobs/" + job.id() + ":cancel");
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(ParseJson<v1::Job>(again.body).state(), v1::CANCELLED);
+}
+
+TEST_F(RestTest, DeleteRemovesAFinishedJobAndRefusesAnUnfinishedOne) {
+  v1::Job running = Submit(LongParticlesJson());
+  WaitForState(running.id(), v1::RUNNING);
+  HttpReply refused =
+      client().Send(http::verb::delete_, "/v1/jobs/" + running.id());
+  EXPECT_EQ(refused.status, 412) << refused.body;
+  ErrorBody error = ErrorOf(refused.body);
+  EXPECT_EQ(error.code, "FAILED_PRECONDITION");
+  EXPECT_EQ(error.field, "id");
+  EXPECT_NE(error.message.find("cancel it first"), std::string::npos)
+      << error.message;
+
+  ASSERT_EQ(client().Post("/v1/jobs/" + running.id() + ":cancel").status, 200);
+  WaitForState(running.id(), v1::CANCELLED);
+  HttpReply deleted =
+      client().Send(http::verb::delete_, "/v1/jobs/" + running.id());
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  v1::Job job = ParseJson<v1::Job>(deleted.body);
+  EXPECT_EQ(job.id(), running.id());
+  EXPECT_EQ(job.state(), v1::CANCELLED);
+
+  EXPECT_EQ(client().Get("/v1/jobs/" + running.id()).status, 404);
+  EXPECT_EQ(client().Get("/v1/jobs/" + running.id() + "/events").status, 404);
+  HttpReply again =
+      client().Send(http::verb::delete_, "/v1/jobs/" + running.id());
+  EXPECT_EQ(again.status, 404);
+  EXPECT_EQ(ErrorOf(again.body).code, "NOT_FOUND");
+}
+
+TEST_F(RestTest, ATimeoutInTheSpecFailsTheJobWithDeadlineExceeded) {
+  v1::Job job =
+      Submit(R"({"particles": {"randomParticles": 100000, "tEnd": 100},
+                          "device": "CPU", "timeout": "0.2s"})");
+  EXPECT_EQ(job.spec().timeout().nanos(), 200'000'000);
+  SseReply events = WatchToEnd(job.id());
+  ASSERT_TRUE(events.complete);
+  std::vector<v1::JobEvent> decoded = Decode(events.events);
+  ASSERT_FALSE(decoded.empty());
+  EXPECT_EQ(decoded.back().state(), v1::FAILED);
+  EXPECT_EQ(decoded.back().error().code(), "DEADLINE_EXCEEDED");
+  HttpReply bad = client().Post(
+      "/v1/jobs", R"({"pi": {"samples": "1000"}, "timeout": "-3s"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(ErrorOf(bad.body).field, "spec.timeout");
 }
 
 TEST_F(RestTest, RunSubmitsAndStreamsToTheEnd) {

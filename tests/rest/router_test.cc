@@ -54,12 +54,13 @@ TEST_F(RouterTest, UnknownPathsAre404AndKnownOnesWithAnotherMethod405) {
 
   routed = Handle(http::verb::patch, "/v1/jobs/j-1");
   EXPECT_EQ(AsResponse(routed).result_int(), 405);
-  EXPECT_EQ(AsResponse(routed)[http::field::allow], "GET, HEAD");
+  EXPECT_EQ(AsResponse(routed)[http::field::allow], "GET, HEAD, DELETE");
   EXPECT_EQ(routed.route, "/v1/jobs/{id}");
 }
 
 TEST_F(RouterTest, RoutesAreNamedByTemplate) {
   EXPECT_EQ(Handle(http::verb::get, "/v1/jobs/j-1").route, "/v1/jobs/{id}");
+  EXPECT_EQ(Handle(http::verb::delete_, "/v1/jobs/j-1").route, "/v1/jobs/{id}");
   EXPECT_EQ(Handle(http::verb::post, "/v1/jobs/j-1:cancel").route,
             "/v1/jobs/{id}:cancel");
   EXPECT_EQ(Handle(http::verb::get, "/v1/jobs/j-1/result").route,
