@@ -24,8 +24,11 @@ using asio::use_awaitable;
 constexpr std::size_t kWatchBatch = 64;
 constexpr std::size_t kResultChunkBytes = 1 << 20;
 
-// Sends the job's events after `after_seq` until its terminal event. Returns
-// false when the call ended first (client gone, deadline, shutdown).
+// Sends the job's events after `after_seq` until its terminal event, which
+// goes out with the call's OK status in one step (the call is then finished).
+// Returns false when the call ended first (client gone, deadline, shutdown).
+// (No buffer hint on writes followed by more: gRPC completes a hinted write
+// only once a later write flushes it, and a stream has one write in flight.)
 template <typename Call>
 awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
                              std::uint64_t after_seq) {
@@ -34,12 +37,15 @@ awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
   for (;;) {
     std::vector<v1::JobEvent> events = log.ReadAfter(after_seq, kWatchBatch);
     for (const v1::JobEvent& event : events) {
-      if (!co_await Write(call.writer, event, use_awaitable)) co_return false;
-      after_seq = event.seq();
       if (event.type() == v1::STATE_CHANGED &&
           core::IsTerminal(event.state())) {
-        co_return true;
+        call.finish_ok = co_await WriteAndFinish(
+            call.writer, event, grpc::Status::OK, use_awaitable);
+        call.finished = true;
+        co_return call.finish_ok;
       }
+      if (!co_await Write(call.writer, event, use_awaitable)) co_return false;
+      after_seq = event.seq();
     }
     if (!events.empty()) continue;
     if (call.done.load()) co_return false;
