@@ -34,9 +34,13 @@ awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
                              std::uint64_t after_seq) {
   call.SetWake([job] { job->events().WakeAll(); });
   core::EventLog& log = job->events();
+  // Kept across reads: the events are shared with the log, not copied.
+  std::vector<core::EventLog::SharedEvent> events;
+  events.reserve(kWatchBatch);
   for (;;) {
-    std::vector<v1::JobEvent> events = log.ReadAfter(after_seq, kWatchBatch);
-    for (const v1::JobEvent& event : events) {
+    log.ReadAfter(after_seq, kWatchBatch, &events);
+    for (const core::EventLog::SharedEvent& shared : events) {
+      const v1::JobEvent& event = *shared;
       if (event.type() == v1::STATE_CHANGED &&
           core::IsTerminal(event.state())) {
         call.finish_ok = co_await WriteAndFinish(
