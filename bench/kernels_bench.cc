@@ -55,6 +55,23 @@ void BM_ParticlesBookScalar(benchmark::State& state) {
 }
 BENCHMARK(BM_ParticlesBookScalar)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The book's benchmark scaled to 1e9 particle-steps (1,000 particles,
+// t_end 10): the bare-kernel side of bench/compare.sh's service-overhead
+// check, the same work as a particles job {randomParticles: 1000, tEnd: 10}.
+void BM_ParticlesBookScaled(benchmark::State& state) {
+  const std::uint64_t steps =
+      kernels::ParticleStepCount(10.0, kernels::kDefaultTimestep);
+  const ParticleSystem start = RandomParticles(kBookParticles, kSeed);
+  for (auto _ : state) {
+    ParticleSystem system = start;
+    EvolveParticles(system, kernels::kDefaultTimestep, steps, RunControl{});
+    benchmark::DoNotOptimize(system.x.data());
+  }
+  SetParticleCounters(state, kBookParticles, steps);
+  state.SetLabel(IsaName(ActiveIsa()));
+}
+BENCHMARK(BM_ParticlesBookScaled)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // A large system (1e5 particles x 1e4 steps = 1e9 particle-steps) in an arena
 // of range(0) threads, to show scaling.
 void BM_ParticlesLarge(benchmark::State& state) {
@@ -103,6 +120,29 @@ BENCHMARK(BM_Pi)
     ->Arg(1)
     ->Arg(tbb::this_task_arena::max_concurrency())
     ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Pi with range(0) samples on every thread: 1e3 is the load generator's
+// tiny job (what a service call costs next to its kernel), 1e6 and 1e8 the
+// book's sizes for bench/compare.sh.
+void BM_PiSamples(benchmark::State& state) {
+  const auto samples = static_cast<std::uint64_t>(state.range(0));
+  for (auto _ : state) {
+    PiCount count;
+    CountPiHits(samples, kSeed, RunControl{}, &count);
+    benchmark::DoNotOptimize(count.hits);
+  }
+  state.counters["samples/s"] = benchmark::Counter(
+      static_cast<double>(samples) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+  state.SetLabel(IsaName(ActiveIsa()));
+}
+BENCHMARK(BM_PiSamples)
+    ->ArgName("samples")
+    ->Arg(1'000)
+    ->Arg(1'000'000)
+    ->Arg(100'000'000)
+    ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
 void BM_PiScalar(benchmark::State& state) {

@@ -1,4 +1,5 @@
 // impulsed: the Impulse job server. See --help.
+#include <absl/synchronization/mutex.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,12 @@
 #include "server/impulse_server.h"
 
 int main(int argc, char** argv) {
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex (gRPC's
+  // gpr_mu) checks for lock-order cycles by default, which takes one global
+  // lock per acquisition: a contended hot spot in every RPC. Off, as in a
+  // release build of Abseil.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+
   impulse::ServerOptions options;
   auto& limits = options.manager.limits;
   std::string log_level = "info";

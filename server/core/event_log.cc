@@ -19,25 +19,27 @@ std::uint64_t EventLog::Append(v1::JobEvent event) {
   const bool progress = event.type() == v1::PROGRESS;
   const bool terminal =
       event.type() == v1::STATE_CHANGED && IsTerminal(event.state());
+  // Built outside the lock: one allocation, the event's fields moved in.
+  auto shared = std::make_shared<v1::JobEvent>(std::move(event));
   std::uint64_t seq;
   {
     std::lock_guard lock(mu_);
     if (closed_.load(std::memory_order_relaxed)) return last_seq();
     seq = next_seq_++;
-    event.set_seq(seq);
-    *event.mutable_time() = NowTimestamp();
+    shared->set_seq(seq);
+    *shared->mutable_time() = NowTimestamp();
     const bool coalesce = progress && !events_.empty() &&
-                          events_.back().type() == v1::PROGRESS &&
+                          events_.back()->type() == v1::PROGRESS &&
                           now - last_progress_time_ < options_.coalesce_window;
     if (coalesce) {
-      events_.back() = std::move(event);
+      events_.back() = std::move(shared);
     } else {
       if (progress) last_progress_time_ = now;
-      events_.push_back(std::move(event));
+      events_.push_back(std::move(shared));
       if (events_.size() > options_.max_events) {
         auto oldest_progress = std::find_if(
             events_.begin(), events_.end(),
-            [](const auto& e) { return e.type() == v1::PROGRESS; });
+            [](const SharedEvent& e) { return e->type() == v1::PROGRESS; });
         if (oldest_progress != events_.end()) events_.erase(oldest_progress);
       }
     }
@@ -48,15 +50,36 @@ std::uint64_t EventLog::Append(v1::JobEvent event) {
   return seq;
 }
 
+namespace {
+
+template <typename Deque>
+auto FirstAfter(const Deque& events, std::uint64_t after_seq) {
+  return std::upper_bound(
+      events.begin(), events.end(), after_seq,
+      [](std::uint64_t seq, const auto& e) { return seq < e->seq(); });
+}
+
+}  // namespace
+
 std::vector<v1::JobEvent> EventLog::ReadAfter(std::uint64_t after_seq,
                                               std::size_t max) const {
   std::vector<v1::JobEvent> out;
   std::lock_guard lock(mu_);
-  auto it = std::upper_bound(
-      events_.begin(), events_.end(), after_seq,
-      [](std::uint64_t seq, const v1::JobEvent& e) { return seq < e.seq(); });
-  for (; it != events_.end() && out.size() < max; ++it) out.push_back(*it);
+  for (auto it = FirstAfter(events_, after_seq);
+       it != events_.end() && out.size() < max; ++it) {
+    out.push_back(**it);
+  }
   return out;
+}
+
+void EventLog::ReadAfter(std::uint64_t after_seq, std::size_t max,
+                         std::vector<SharedEvent>* out) const {
+  out->clear();
+  std::lock_guard lock(mu_);
+  for (auto it = FirstAfter(events_, after_seq);
+       it != events_.end() && out->size() < max; ++it) {
+    out->push_back(*it);
+  }
 }
 
 }  // namespace impulse::core

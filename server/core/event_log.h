@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -33,9 +34,16 @@ class EventLog {
   // watchers. A STATE_CHANGED event to a terminal state closes the log.
   std::uint64_t Append(v1::JobEvent event);
 
-  // Up to `max` events with seq > after_seq, oldest first.
+  // Events are immutable once appended and shared by every reader.
+  using SharedEvent = std::shared_ptr<const v1::JobEvent>;
+
+  // Up to `max` events with seq > after_seq, oldest first (copies).
   std::vector<v1::JobEvent> ReadAfter(std::uint64_t after_seq,
                                       std::size_t max) const;
+  // The same into `out` (cleared first) without copying an event: a watcher
+  // that keeps `out` between reads allocates nothing per event.
+  void ReadAfter(std::uint64_t after_seq, std::size_t max,
+                 std::vector<SharedEvent>* out) const;
 
   std::uint64_t last_seq() const {
     return last_seq_.load(std::memory_order_acquire);
@@ -62,7 +70,7 @@ class EventLog {
  private:
   const Options options_;
   mutable std::mutex mu_;
-  std::deque<v1::JobEvent> events_;
+  std::deque<SharedEvent> events_;
   std::uint64_t next_seq_;
   std::chrono::steady_clock::time_point last_progress_time_{};
   std::atomic<std::uint64_t> last_seq_;

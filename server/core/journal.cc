@@ -91,8 +91,13 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
   std::unique_ptr<Journal> journal(new Journal(path, db));
   sqlite3_busy_timeout(db, 5000);
   const std::string sync = full_sync ? "FULL" : "NORMAL";
+  // Exclusive before WAL: this process keeps the file lock for as long as
+  // the journal is open, so a commit takes no fcntl locks and the WAL index
+  // lives in heap memory instead of a shared-memory file. It also stops a
+  // second impulsed from writing the same journal.
   for (const std::string& sql :
-       {std::string("PRAGMA journal_mode=WAL"), "PRAGMA synchronous=" + sync}) {
+       {std::string("PRAGMA locking_mode=EXCLUSIVE"),
+        std::string("PRAGMA journal_mode=WAL"), "PRAGMA synchronous=" + sync}) {
     if (!journal->Exec(sql.c_str()).ok()) {
       return OpenError(path, WriteReason(db, path));
     }

@@ -169,6 +169,19 @@ auto Write(grpc::ServerAsyncWriter<Message>& writer, const Message& message,
       std::forward<CompletionToken>(token));
 }
 
+// The last message and the status in one step (one completion instead of
+// two). Completes with false when the call ended first.
+template <typename Message, typename CompletionToken>
+auto WriteAndFinish(grpc::ServerAsyncWriter<Message>& writer,
+                    const Message& message, const grpc::Status& status,
+                    CompletionToken&& token) {
+  return AsyncGrpc(
+      [&writer, &message, status](void* tag) {
+        writer.WriteAndFinish(message, grpc::WriteOptions(), status, tag);
+      },
+      std::forward<CompletionToken>(token));
+}
+
 // Reads the next message of a client-streaming call; completes with false
 // when the client has finished sending (or the call ended).
 template <typename Response, typename Request, typename CompletionToken>

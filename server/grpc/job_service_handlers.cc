@@ -22,37 +22,36 @@ using asio::awaitable;
 using asio::use_awaitable;
 
 constexpr std::size_t kWatchBatch = 64;
-// A watcher holds at most about this much of its batch while a write waits
-// (a client that stops reading blocks it): a few large progress events
-// (particle snapshots are ~16 KB), not 64 of them per watcher.
-constexpr std::size_t kWatchBatchBytes = 64 << 10;
 constexpr std::size_t kResultChunkBytes = 1 << 20;
 
-// Sends the job's events after `after_seq` until its terminal event. Returns
-// false when the call ended first (client gone, deadline, shutdown).
+// Sends the job's events after `after_seq` until its terminal event, which
+// goes out with the call's OK status in one step (the call is then finished).
+// Returns false when the call ended first (client gone, deadline, shutdown).
+// (No buffer hint on writes followed by more: gRPC completes a hinted write
+// only once a later write flushes it, and a stream has one write in flight.)
 template <typename Call>
 awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
                              std::uint64_t after_seq) {
   call.SetWake([job] { job->events().WakeAll(); });
   core::EventLog& log = job->events();
+  // Kept across reads: the events are shared with the log, not copied.
+  std::vector<core::EventLog::SharedEvent> events;
+  events.reserve(kWatchBatch);
   for (;;) {
-    std::vector<v1::JobEvent> events = log.ReadAfter(after_seq, kWatchBatch);
-    std::size_t bytes = 0;
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      bytes += events[i].ByteSizeLong();
-      if (bytes > kWatchBatchBytes && i > 0) {
-        events.erase(events.begin() + static_cast<std::ptrdiff_t>(i),
-                     events.end());  // read again after these are written
-        break;
-      }
-    }
-    for (const v1::JobEvent& event : events) {
-      if (!co_await Write(call.writer, event, use_awaitable)) co_return false;
-      after_seq = event.seq();
+    // (Shared with the log, so a watcher whose client stopped reading holds
+    // pointers to at most one batch, never copies of it.)
+    log.ReadAfter(after_seq, kWatchBatch, &events);
+    for (const core::EventLog::SharedEvent& shared : events) {
+      const v1::JobEvent& event = *shared;
       if (event.type() == v1::STATE_CHANGED &&
           core::IsTerminal(event.state())) {
-        co_return true;
+        call.finish_ok = co_await WriteAndFinish(
+            call.writer, event, grpc::Status::OK, use_awaitable);
+        call.finished = true;
+        co_return call.finish_ok;
       }
+      if (!co_await Write(call.writer, event, use_awaitable)) co_return false;
+      after_seq = event.seq();
     }
     if (!events.empty()) continue;
     if (call.done.load()) co_return false;

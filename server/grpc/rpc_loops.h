@@ -72,6 +72,11 @@ struct StreamCall {
   Request request;
   grpc::ServerAsyncWriter<Message> writer{&context};
   std::atomic<bool> done{false};
+  // Set by a handler that already finished the call (WriteAndFinish with its
+  // last message), so the listener does not; `finish_ok` is whether that
+  // step completed (false: the client was gone).
+  bool finished = false;
+  bool finish_ok = false;
   std::mutex mu;
   std::function<void()> wake;  // guarded by mu
 
@@ -197,7 +202,13 @@ boost::asio::awaitable<void> ServeStream(AcceptGate& gate, RpcMetrics stats,
           const auto start = std::chrono::steady_clock::now();
           grpc::Status status;
           if (Admit(gate, *call, status)) status = co_await fn(*call);
-          if (call->done.load()) {
+          if (call->finished) {
+            // Answered with its last message (done may be set by now).
+            if (!call->finish_ok) {
+              status = grpc::Status(grpc::StatusCode::CANCELLED,
+                                    "call ended by the client");
+            }
+          } else if (call->done.load()) {
             status = grpc::Status(grpc::StatusCode::CANCELLED,
                                   "call ended by the client");
           } else {

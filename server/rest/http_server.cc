@@ -99,6 +99,9 @@ awaitable<void> AcceptLoop(std::shared_ptr<HttpServer::Shared> shared) {
       co_await backoff.async_wait(kNoThrow);
       continue;
     }
+    // Event streams write small pieces: without this, Nagle holds each one
+    // back until the client's delayed ACK (about 40 ms on Linux).
+    socket.set_option(tcp::no_delay(true), ec);
     auto connection = std::make_shared<Connection>(std::move(socket));
     std::uint64_t id = 0;
     bool stopping = false;

@@ -13,6 +13,7 @@
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -50,12 +51,34 @@ struct WatchState {
   asio::steady_timer reader_exit;
   // Read by the log's waiter predicate (any thread).
   std::atomic<bool> abandoned{false};
-  bool wait_pending = false;  // a wait is parked on the event log
-  bool log_ready = false;     // that wait completed: read the log again
-  bool client_gone = false;   // the read beside the stream failed
-  bool finishing = false;     // the stream ended; the read was cancelled
+  bool wait_pending = false;        // a wait is parked on the event log
+  bool close_wait_pending = false;  // a wait for the log's close is parked
+  bool log_ready = false;           // that wait completed: read the log again
+  bool client_gone = false;         // the read beside the stream failed
+  bool finishing = false;           // the stream ended; the read was cancelled
   bool reader_done = false;
 };
+
+// Ends the stream's rate-limiting sleep when the log closes or the stream is
+// abandoned: parks on the log (no event is newer than the largest sequence
+// number, so only those wake it for good) and parks again after the wake-up
+// of an ordinary append. Runs on the connection's strand.
+void ParkUntilClosed(std::shared_ptr<core::JobRecord> job,
+                     std::shared_ptr<WatchState> state,
+                     const asio::any_io_executor& ex) {
+  state->close_wait_pending = true;
+  core::EventLog& log = job->events();
+  log.AsyncWaitAfter(
+      std::numeric_limits<std::uint64_t>::max(), &state->abandoned,
+      asio::bind_executor(ex, [job, state, ex] {
+        if (!job->events().closed() && !state->abandoned.load()) {
+          ParkUntilClosed(job, state, ex);
+          return;
+        }
+        state->close_wait_pending = false;
+        state->wake.cancel();
+      }));
+}
 
 // Reads while the stream runs: a failed read means the client left (or the
 // server is stopping). Data is kept in `buffer` for the next request.
@@ -162,9 +185,14 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
   bool ok = true;         // every write succeeded
   std::optional<asio::steady_timer::time_point> last_batch;
   while (!state->client_gone) {
-    // At most one batch per sse_min_interval (see HttpOptions).
-    if (last_batch.has_value() && asio::steady_timer::clock_type::now() <
-                                      *last_batch + options.sse_min_interval) {
+    // At most one batch per sse_min_interval (see HttpOptions), except the
+    // last: once the log is closed nothing more can arrive to batch with, so
+    // the terminal event goes out at once (a short job ends in about a
+    // millisecond instead of a whole interval).
+    if (last_batch.has_value() && !log.closed() &&
+        asio::steady_timer::clock_type::now() <
+            *last_batch + options.sse_min_interval) {
+      if (!state->close_wait_pending) ParkUntilClosed(reply.job, state, ex);
       state->wake.expires_at(*last_batch + options.sse_min_interval);
       std::tie(ec) = co_await state->wake.async_wait(kNoThrow);
       if (state->client_gone) break;
@@ -234,7 +262,7 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
   }
   // Release a wait still parked on the log.
   state->abandoned.store(true);
-  if (state->wait_pending) log.WakeAll();
+  if (state->wait_pending || state->close_wait_pending) log.WakeAll();
   metrics.StreamEnded();
   if (options.on_stream) options.on_stream(-1);
   const bool reusable =
