@@ -15,7 +15,6 @@
 namespace impulse::analytics {
 namespace {
 
-constexpr std::size_t kChunkBytes = 1 << 20;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 enum class Mode : std::uint8_t { kInt, kDouble, kString };
@@ -510,12 +509,14 @@ Result<Table> Parse(std::string_view text, const CsvOptions& options,
   // found from the parity of the quote count before it.
   std::vector<Chunk> chunks;
   const std::size_t data_size = text.size() - data_begin;
-  if (!parallel || data_size <= 2 * kChunkBytes) {
+  const std::size_t chunk_bytes =
+      std::max<std::size_t>(options.parallel_chunk_bytes, 1);
+  if (!parallel || data_size <= 2 * chunk_bytes) {
     chunks.emplace_back();
     chunks.back().begin = data_begin;
     chunks.back().end = text.size();
   } else {
-    const std::size_t pieces = data_size / kChunkBytes;
+    const std::size_t pieces = data_size / chunk_bytes;
     std::vector<std::size_t> nominal(pieces + 1);
     for (std::size_t i = 0; i <= pieces; ++i) {
       nominal[i] = data_begin + data_size * i / pieces;

@@ -51,6 +51,10 @@ struct CsvOptions {
   bool has_header = true;
   // Requested types by column name; other columns are inferred.
   std::vector<std::pair<std::string, ColumnType>> column_types;
+  // ParseCsv cuts data larger than twice this into chunks of about this
+  // size. Only tests and fuzzing change it: small chunks put the split
+  // logic to work on small inputs.
+  std::size_t parallel_chunk_bytes = 1 << 20;
 };
 
 // progress(bytes_done, text.size()) between waves; cancel -> kCancelled.
