@@ -742,6 +742,44 @@ Result<Table> ParseCsvSequential(std::string_view text,
                /*parallel=*/false);
 }
 
+CsvRecords ScanCsvRecords(std::string_view text, char delimiter,
+                          std::uint64_t max_records) {
+  CsvRecords out;
+  if (delimiter == '"' || delimiter == '\n' || delimiter == '\r') {
+    out.error = "delimiter must not be '\"', CR or LF";
+    return out;
+  }
+  std::string scratch;
+  std::size_t pos = 0;
+  std::size_t line = 0;  // line breaks before `pos`
+  while (out.records != max_records || max_records == 0) {
+    line += SkipBlankLines(text, pos, text.size());
+    if (pos >= text.size()) break;
+    const std::size_t record_line = line;
+    for (int column = 1;; ++column) {
+      const Field f =
+          ReadField(text, pos, text.size(), true, delimiter, scratch);
+      if (f.end == FieldEnd::kError) {
+        out.error = "row " + std::to_string(out.records + 1);
+        if (record_line != out.records) {
+          out.error += " (line " + std::to_string(record_line + 1) + ")";
+        }
+        out.error += ", column " + std::to_string(column) + ": " + f.error;
+        return out;
+      }
+      line += f.newlines;
+      if (f.end == FieldEnd::kRecord) break;
+    }
+    if (out.records == 0) {
+      // Without its LF; a CR before it (CRLF) the parser drops itself.
+      out.first_record = text.substr(0, pos);
+      if (out.first_record.ends_with('\n')) out.first_record.remove_suffix(1);
+    }
+    ++out.records;
+  }
+  return out;
+}
+
 std::string ToCsv(const Table& table, char delimiter) {
   std::string out;
   auto put = [&](std::string_view v) {

@@ -12,36 +12,6 @@ Error DataError(std::string message) {
   return Error::InvalidArgument("data", std::move(message));
 }
 
-// The first CSV record (the header), without its line break; quoted line
-// breaks stay inside.
-std::string_view FirstRecord(std::string_view text) {
-  bool quoted = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '"') quoted = !quoted;
-    if (c == '\n' && !quoted) return text.substr(0, i);
-  }
-  return text;
-}
-
-// Records after the first, counting non-empty lines outside quotes.
-std::uint64_t CountCsvDataRows(std::string_view text) {
-  std::uint64_t records = 0;
-  bool quoted = false;
-  bool line_has_content = false;
-  for (char c : text) {
-    if (c == '"') quoted = !quoted;
-    if (c == '\n' && !quoted) {
-      records += line_has_content ? 1 : 0;
-      line_has_content = false;
-    } else if (c != '\r') {
-      line_has_content = true;
-    }
-  }
-  records += line_has_content ? 1 : 0;
-  return records == 0 ? 0 : records - 1;
-}
-
 bool AllNumeric(const analytics::Table& table) {
   for (const analytics::Column& column : table.columns) {
     if (column.type == analytics::ColumnType::kString) return false;
@@ -50,12 +20,11 @@ bool AllNumeric(const analytics::Table& table) {
 }
 
 // The header of a CSV as column names (via the CSV parser, so quoting and
-// duplicate names are checked like everywhere else).
-Result<analytics::Table> ParseHeader(std::string_view text, bool names) {
+// duplicate names are checked like everywhere else). `header` is the first
+// record as ScanCsvRecords finds it.
+Result<analytics::Table> ParseHeader(std::string_view header, bool names) {
   analytics::CsvOptions options;
   options.has_header = names;
-  std::string_view header = FirstRecord(text);
-  if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
   Result<analytics::Table> table = analytics::ParseCsv(header, options);
   if (!table.ok()) return Error::InvalidArgument("data", table.error().message);
   return table;
@@ -79,13 +48,17 @@ Result<PointsCsv> ParsePointsCsv(std::string_view text,
     }
   }
   if (blank) return PointsCsv{};
-  Result<analytics::Table> first = ParseHeader(text, /*names=*/false);
+  const analytics::CsvRecords records =
+      analytics::ScanCsvRecords(text, ',', /*max_records=*/1);
+  if (!records.error.empty()) return DataError(records.error);
+  const std::string_view first_record = records.first_record;
+  Result<analytics::Table> first = ParseHeader(first_record, /*names=*/false);
   if (!first.ok()) return first.error();
   const bool has_header = !AllNumeric(first.value());
   analytics::CsvOptions options;
   options.has_header = has_header;
   if (has_header) {
-    Result<analytics::Table> header = ParseHeader(text, /*names=*/true);
+    Result<analytics::Table> header = ParseHeader(first_record, /*names=*/true);
     if (!header.ok()) return header.error();
     for (const analytics::Column& column : header.value().columns) {
       options.column_types.emplace_back(column.name,
@@ -157,18 +130,27 @@ Result<ContentSummary> InspectContent(v1::DatasetFormat format,
       summary.rows = CountLines(bytes);
       return summary;
     case v1::CSV: {
-      if (FirstRecord(bytes).find_first_not_of(" \t\r") ==
-          std::string_view::npos) {
+      // One scan by the parser's own rules (quotes, blank lines) finds the
+      // header and counts the records, so the summary is what a job reads.
+      // Only the header must be well formed here; a malformed row fails the
+      // jobs that read it, naming the row.
+      const analytics::CsvRecords records = analytics::ScanCsvRecords(bytes);
+      if (records.records == 0 && !records.error.empty()) {
+        return DataError(records.error);
+      }
+      const std::string_view header = records.first_record;
+      if (records.records == 0 ||
+          header.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         return DataError(
             "a CSV dataset needs a header row (column names) on its first "
-            "line");
+            "non-empty line");
       }
-      Result<analytics::Table> header = ParseHeader(bytes, /*names=*/true);
-      if (!header.ok()) return header.error();
-      for (const analytics::Column& column : header.value().columns) {
+      Result<analytics::Table> names = ParseHeader(header, /*names=*/true);
+      if (!names.ok()) return names.error();
+      for (const analytics::Column& column : names.value().columns) {
         summary.columns.push_back(column.name);
       }
-      summary.rows = CountCsvDataRows(bytes);
+      summary.rows = records.records - 1;
       return summary;
     }
     case v1::POINTS_F64: {

@@ -245,6 +245,38 @@ TEST_F(DatasetStoreTest, ValidatesCsv) {
   EXPECT_EQ(ok.value().rows(), 2u);
 }
 
+// Found by fuzzing (tests/fuzz/corpus/dataset_formats_fuzzer/csv_*): the
+// summary toggled "inside quotes" at every '"', but a quote inside an
+// unquoted field is a literal character to the parser, so rows and the
+// header's extent were wrong.
+TEST_F(DatasetStoreTest, CsvSummaryFollowsTheParsersQuoteRules) {
+  Result<v1::Dataset> literal =
+      Upload(Header("lit", v1::CSV), "a\"b,c\n1,2\n3,4\"\n5,6\n");
+  ASSERT_TRUE(literal.ok()) << literal.error().ToString();
+  ASSERT_EQ(literal.value().columns_size(), 2);
+  EXPECT_EQ(literal.value().columns(0), "a\"b");
+  EXPECT_EQ(literal.value().rows(), 3u);
+  // Leading blank lines are skipped, as ParseCsv does; a lone CR at the end
+  // of the text is a record (one empty field).
+  Result<v1::Dataset> blank =
+      Upload(Header("blank", v1::CSV), "\n\r\nx\n1\n\r");
+  ASSERT_TRUE(blank.ok()) << blank.error().ToString();
+  EXPECT_EQ(blank.value().columns(0), "x");
+  EXPECT_EQ(blank.value().rows(), 2u);
+  // A malformed row is left to the job (which names it); rows before it
+  // count.
+  Result<v1::Dataset> open_quote =
+      Upload(Header("open", v1::CSV), "a,b\n1,2\n3,\"4\n5,6\n");
+  ASSERT_TRUE(open_quote.ok()) << open_quote.error().ToString();
+  EXPECT_EQ(open_quote.value().rows(), 1u);
+  Result<v1::Dataset> bad_header =
+      Upload(Header("bad", v1::CSV), "\"a\"b,c\n1,2\n");
+  ASSERT_FALSE(bad_header.ok());
+  EXPECT_NE(bad_header.error().message.find("after closing quote"),
+            std::string::npos)
+      << bad_header.error().message;
+}
+
 TEST_F(DatasetStoreTest, ValidatesPointsCsv) {
   Result<v1::Dataset> named =
       Upload(Header("a", v1::POINTS_CSV), "x,y\n1,2\n3.5,-4\n");
