@@ -1,5 +1,6 @@
 #include "server/jobs/dataset_formats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -100,6 +101,64 @@ Result<PointsCsv> ParsePointsCsv(std::string_view text,
   return points;
 }
 
+// The offset of the first byte that is not part of well-formed UTF-8 (no
+// overlong forms, surrogates or code points past U+10FFFF), or npos.
+std::size_t FirstInvalidUtf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    // ASCII runs eight bytes at a time.
+    if (i + 8 <= n) {
+      std::uint64_t word;
+      std::memcpy(&word, s + i, sizeof word);
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// CSV text becomes protobuf strings (column names in the dataset's metadata
+// and manifest, values in table results, both journaled), which must be
+// UTF-8: a stored name that is not made the manifest unreadable, so the
+// server would not start again.
+Status RequireUtf8(std::string_view text) {
+  const std::size_t bad = FirstInvalidUtf8(text);
+  if (bad == std::string_view::npos) return {};
+  const std::size_t line = std::count(text.begin(), text.begin() + bad, '\n');
+  return DataError("not valid UTF-8 at byte " + std::to_string(bad) +
+                   " (line " + std::to_string(line + 1) +
+                   "); CSV datasets must be UTF-8 text");
+}
+
 std::string FormatName(v1::DatasetFormat format) {
   return v1::DatasetFormat_Name(format);
 }
@@ -130,6 +189,7 @@ Result<ContentSummary> InspectContent(v1::DatasetFormat format,
       summary.rows = CountLines(bytes);
       return summary;
     case v1::CSV: {
+      if (Status utf8 = RequireUtf8(bytes); !utf8.ok()) return utf8.error();
       // One scan by the parser's own rules (quotes, blank lines) finds the
       // header and counts the records, so the summary is what a job reads.
       // Only the header must be well formed here; a malformed row fails the
@@ -181,6 +241,7 @@ Result<ContentSummary> InspectContent(v1::DatasetFormat format,
       return summary;
     }
     case v1::POINTS_CSV: {
+      if (Status utf8 = RequireUtf8(bytes); !utf8.ok()) return utf8.error();
       Result<PointsCsv> points = ParsePointsCsv(bytes, control);
       if (!points.ok()) return points.error();
       if (dims != 0 && points.value().dims != 0 &&

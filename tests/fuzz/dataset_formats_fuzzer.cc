@@ -10,7 +10,8 @@
 // points dataset loads with the rows and dims the upload reported, finite
 // values only; an accepted CSV dataset reports the columns (and rows) that
 // parsing it gives; a CSV that parses is accepted (unless its header has no
-// names, only blanks).
+// names, only blanks, or it is not UTF-8); what an upload records survives
+// protobuf (the manifest and the journal).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +64,24 @@ void CheckPoints(std::string_view bytes, v1::DatasetFormat format,
   }
 }
 
+// What the manifest and the journal do with a dataset's metadata: protobuf
+// binary and JSON must both read back (proto3 strings must be UTF-8).
+void CheckStorable(const impulse::jobs::ContentSummary& summary) {
+  v1::Dataset info;
+  info.set_name("d");
+  for (const std::string& column : summary.columns) info.add_columns(column);
+  v1::Dataset back;
+  FUZZ_CHECK(back.ParseFromString(info.SerializeAsString()))
+      << "the dataset's metadata does not survive protobuf";
+}
+
+bool ValidUtf8(std::string_view text) {
+  v1::Dataset probe;
+  probe.set_name(std::string(text));
+  v1::Dataset back;
+  return back.ParseFromString(probe.SerializeAsString());
+}
+
 void CheckCsv(std::string_view bytes, bool accepted,
               const impulse::jobs::ContentSummary& summary,
               const std::string& why) {
@@ -73,7 +92,7 @@ void CheckCsv(std::string_view bytes, bool accepted,
   for (const auto& column : table.value().columns) {
     blank_header &= column.name.find_first_not_of(" \t\r") == std::string::npos;
   }
-  FUZZ_CHECK(accepted || blank_header)
+  FUZZ_CHECK(accepted || blank_header || !ValidUtf8(bytes))
       << "upload refused a CSV that parses: " << why << " for '"
       << Printable(bytes) << "'";
   if (!accepted) return;
@@ -105,8 +124,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                (error.field == "data" || error.field.starts_with("header.")))
         << "upload check answered " << error.ToString();
     if (format == v1::CSV) CheckCsv(bytes, false, {}, error.ToString());
+    if (error.message.find("UTF-8") != std::string::npos) {
+      FUZZ_CHECK(!ValidUtf8(bytes)) << "valid UTF-8 refused as invalid";
+    }
     return 0;
   }
+  CheckStorable(summary.value());
   switch (format) {
     case v1::TEXT:
       FUZZ_CHECK(summary.value().rows == impulse::jobs::CountLines(bytes))

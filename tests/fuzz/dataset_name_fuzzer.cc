@@ -105,7 +105,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       << "ValidateName disagrees on '" << Printable(name) << "'";
 
   impulse::core::DatasetStore store(StoreOptions());
-  FUZZ_CHECK(store.Open().ok()) << "store does not open";
+  impulse::Status open = store.Open();
+  FUZZ_CHECK(open.ok()) << "store does not open: " << open.error().ToString();
 
   // Lookups by any name are harmless.
   auto found = store.Find(name);
@@ -149,7 +150,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   FUZZ_CHECK(read.value()->bytes == content) << "content changed";
   {
     impulse::core::DatasetStore reopened(StoreOptions());
-    FUZZ_CHECK(reopened.Open().ok()) << "store does not reopen";
+    impulse::Status reopen = reopened.Open();
+    FUZZ_CHECK(reopen.ok())
+        << "store does not reopen after storing '" << Printable(name)
+        << "': " << reopen.error().ToString();
     auto again = reopened.Find(name);
     FUZZ_CHECK(again.ok() &&
                again.value().sha256() == committed.value().sha256())

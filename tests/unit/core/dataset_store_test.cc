@@ -277,6 +277,38 @@ TEST_F(DatasetStoreTest, CsvSummaryFollowsTheParsersQuoteRules) {
       << bad_header.error().message;
 }
 
+// Found by fuzzing (tests/fuzz/corpus/dataset_name_fuzzer/
+// crash-non_utf8_column_name): a POINTS_CSV or CSV header that is not UTF-8
+// was stored as column names, protobuf wrote them into manifest.json anyway
+// (logging an error), and the next Open refused the manifest as corrupt, so
+// the server could not start again.
+TEST_F(DatasetStoreTest, CsvThatIsNotUtf8IsRefusedAndTheStoreStillOpens) {
+  for (v1::DatasetFormat format : {v1::CSV, v1::POINTS_CSV}) {
+    Result<v1::Dataset> header =
+        Upload(Header("h", format), "x,\xff\xfey\n1,2\n");
+    ASSERT_FALSE(header.ok()) << v1::DatasetFormat_Name(format);
+    EXPECT_EQ(header.error().field, "data");
+    EXPECT_NE(header.error().message.find("not valid UTF-8 at byte 2 (line 1)"),
+              std::string::npos)
+        << header.error().message;
+  }
+  Result<v1::Dataset> value =
+      Upload(Header("v", v1::CSV), "name\nok\ncaf\xc3\n");  // truncated
+  ASSERT_FALSE(value.ok());
+  EXPECT_NE(value.error().message.find("line 3"), std::string::npos);
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    EXPECT_FALSE(Upload(Header("b", v1::CSV), std::string("a\n") + bad).ok())
+        << "overlong, surrogate or past U+10FFFF accepted";
+  }
+  Result<v1::Dataset> good =
+      Upload(Header("g", v1::CSV),
+             "caf\xc3\xa9,\xe2\x82\xac,\xf0\x9f\x98\x80\n1,2,3\n");
+  ASSERT_TRUE(good.ok()) << good.error().ToString();
+  EXPECT_EQ(good.value().columns(0), "caf\xc3\xa9");
+  Reopen();
+  EXPECT_TRUE(store_->Find("g").ok());
+}
+
 TEST_F(DatasetStoreTest, ValidatesPointsCsv) {
   Result<v1::Dataset> named =
       Upload(Header("a", v1::POINTS_CSV), "x,y\n1,2\n3.5,-4\n");
