@@ -15,7 +15,6 @@
 namespace impulse::analytics {
 namespace {
 
-constexpr std::size_t kChunkBytes = 1 << 20;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 enum class Mode : std::uint8_t { kInt, kDouble, kString };
@@ -510,12 +509,14 @@ Result<Table> Parse(std::string_view text, const CsvOptions& options,
   // found from the parity of the quote count before it.
   std::vector<Chunk> chunks;
   const std::size_t data_size = text.size() - data_begin;
-  if (!parallel || data_size <= 2 * kChunkBytes) {
+  const std::size_t chunk_bytes =
+      std::max<std::size_t>(options.parallel_chunk_bytes, 1);
+  if (!parallel || data_size <= 2 * chunk_bytes) {
     chunks.emplace_back();
     chunks.back().begin = data_begin;
     chunks.back().end = text.size();
   } else {
-    const std::size_t pieces = data_size / kChunkBytes;
+    const std::size_t pieces = data_size / chunk_bytes;
     std::vector<std::size_t> nominal(pieces + 1);
     for (std::size_t i = 0; i <= pieces; ++i) {
       nominal[i] = data_begin + data_size * i / pieces;
@@ -739,6 +740,44 @@ Result<Table> ParseCsvSequential(std::string_view text,
                                  const CsvOptions& options) {
   return Parse(text, options, RunControl{}, ProgressCallback{},
                /*parallel=*/false);
+}
+
+CsvRecords ScanCsvRecords(std::string_view text, char delimiter,
+                          std::uint64_t max_records) {
+  CsvRecords out;
+  if (delimiter == '"' || delimiter == '\n' || delimiter == '\r') {
+    out.error = "delimiter must not be '\"', CR or LF";
+    return out;
+  }
+  std::string scratch;
+  std::size_t pos = 0;
+  std::size_t line = 0;  // line breaks before `pos`
+  while (out.records != max_records || max_records == 0) {
+    line += SkipBlankLines(text, pos, text.size());
+    if (pos >= text.size()) break;
+    const std::size_t record_line = line;
+    for (int column = 1;; ++column) {
+      const Field f =
+          ReadField(text, pos, text.size(), true, delimiter, scratch);
+      if (f.end == FieldEnd::kError) {
+        out.error = "row " + std::to_string(out.records + 1);
+        if (record_line != out.records) {
+          out.error += " (line " + std::to_string(record_line + 1) + ")";
+        }
+        out.error += ", column " + std::to_string(column) + ": " + f.error;
+        return out;
+      }
+      line += f.newlines;
+      if (f.end == FieldEnd::kRecord) break;
+    }
+    if (out.records == 0) {
+      // Without its LF; a CR before it (CRLF) the parser drops itself.
+      out.first_record = text.substr(0, pos);
+      if (out.first_record.ends_with('\n')) out.first_record.remove_suffix(1);
+    }
+    ++out.records;
+  }
+  return out;
 }
 
 std::string ToCsv(const Table& table, char delimiter) {

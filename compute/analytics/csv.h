@@ -34,6 +34,7 @@
 // messages are always those of a sequential parse.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +52,10 @@ struct CsvOptions {
   bool has_header = true;
   // Requested types by column name; other columns are inferred.
   std::vector<std::pair<std::string, ColumnType>> column_types;
+  // ParseCsv cuts data larger than twice this into chunks of about this
+  // size. Only tests and fuzzing change it: small chunks put the split
+  // logic to work on small inputs.
+  std::size_t parallel_chunk_bytes = 1 << 20;
 };
 
 // progress(bytes_done, text.size()) between waves; cancel -> kCancelled.
@@ -61,6 +66,22 @@ Result<Table> ParseCsv(std::string_view text, const CsvOptions& options = {},
 // Sequential single-thread parse with the same rules (benchmark baseline).
 Result<Table> ParseCsvSequential(std::string_view text,
                                  const CsvOptions& options = {});
+
+// The record structure of CSV text by the rules of ParseCsv, without
+// converting values: the number of records (header included; blank lines
+// skipped) and the text of the first one (from the start of `text`, leading
+// blank lines included, without its final LF: ParseCsv of it gives the
+// header). The scan stops at the first malformed quoted field, with
+// ParseCsv's message for it in `error` (row counted from 1 including the
+// header, and column number), or after max_records records when that is not
+// 0. Sequential, no allocation per record: cheap enough for upload checks.
+struct CsvRecords {
+  std::uint64_t records = 0;  // complete records (before `error`, if any)
+  std::string_view first_record;
+  std::string error;  // "" when the text is well formed
+};
+CsvRecords ScanCsvRecords(std::string_view text, char delimiter = ',',
+                          std::uint64_t max_records = 0);
 
 // Writes a table as CSV (header + rows, LF line ends; fields quoted when they
 // contain the delimiter, a quote, CR or LF; nulls as empty fields).

@@ -1,5 +1,6 @@
 #include "server/jobs/dataset_formats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -12,36 +13,6 @@ Error DataError(std::string message) {
   return Error::InvalidArgument("data", std::move(message));
 }
 
-// The first CSV record (the header), without its line break; quoted line
-// breaks stay inside.
-std::string_view FirstRecord(std::string_view text) {
-  bool quoted = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '"') quoted = !quoted;
-    if (c == '\n' && !quoted) return text.substr(0, i);
-  }
-  return text;
-}
-
-// Records after the first, counting non-empty lines outside quotes.
-std::uint64_t CountCsvDataRows(std::string_view text) {
-  std::uint64_t records = 0;
-  bool quoted = false;
-  bool line_has_content = false;
-  for (char c : text) {
-    if (c == '"') quoted = !quoted;
-    if (c == '\n' && !quoted) {
-      records += line_has_content ? 1 : 0;
-      line_has_content = false;
-    } else if (c != '\r') {
-      line_has_content = true;
-    }
-  }
-  records += line_has_content ? 1 : 0;
-  return records == 0 ? 0 : records - 1;
-}
-
 bool AllNumeric(const analytics::Table& table) {
   for (const analytics::Column& column : table.columns) {
     if (column.type == analytics::ColumnType::kString) return false;
@@ -50,12 +21,11 @@ bool AllNumeric(const analytics::Table& table) {
 }
 
 // The header of a CSV as column names (via the CSV parser, so quoting and
-// duplicate names are checked like everywhere else).
-Result<analytics::Table> ParseHeader(std::string_view text, bool names) {
+// duplicate names are checked like everywhere else). `header` is the first
+// record as ScanCsvRecords finds it.
+Result<analytics::Table> ParseHeader(std::string_view header, bool names) {
   analytics::CsvOptions options;
   options.has_header = names;
-  std::string_view header = FirstRecord(text);
-  if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
   Result<analytics::Table> table = analytics::ParseCsv(header, options);
   if (!table.ok()) return Error::InvalidArgument("data", table.error().message);
   return table;
@@ -79,13 +49,17 @@ Result<PointsCsv> ParsePointsCsv(std::string_view text,
     }
   }
   if (blank) return PointsCsv{};
-  Result<analytics::Table> first = ParseHeader(text, /*names=*/false);
+  const analytics::CsvRecords records =
+      analytics::ScanCsvRecords(text, ',', /*max_records=*/1);
+  if (!records.error.empty()) return DataError(records.error);
+  const std::string_view first_record = records.first_record;
+  Result<analytics::Table> first = ParseHeader(first_record, /*names=*/false);
   if (!first.ok()) return first.error();
   const bool has_header = !AllNumeric(first.value());
   analytics::CsvOptions options;
   options.has_header = has_header;
   if (has_header) {
-    Result<analytics::Table> header = ParseHeader(text, /*names=*/true);
+    Result<analytics::Table> header = ParseHeader(first_record, /*names=*/true);
     if (!header.ok()) return header.error();
     for (const analytics::Column& column : header.value().columns) {
       options.column_types.emplace_back(column.name,
@@ -127,6 +101,64 @@ Result<PointsCsv> ParsePointsCsv(std::string_view text,
   return points;
 }
 
+// The offset of the first byte that is not part of well-formed UTF-8 (no
+// overlong forms, surrogates or code points past U+10FFFF), or npos.
+std::size_t FirstInvalidUtf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    // ASCII runs eight bytes at a time.
+    if (i + 8 <= n) {
+      std::uint64_t word;
+      std::memcpy(&word, s + i, sizeof word);
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// CSV text becomes protobuf strings (column names in the dataset's metadata
+// and manifest, values in table results, both journaled), which must be
+// UTF-8: a stored name that is not made the manifest unreadable, so the
+// server would not start again.
+Status RequireUtf8(std::string_view text) {
+  const std::size_t bad = FirstInvalidUtf8(text);
+  if (bad == std::string_view::npos) return {};
+  const std::size_t line = std::count(text.begin(), text.begin() + bad, '\n');
+  return DataError("not valid UTF-8 at byte " + std::to_string(bad) +
+                   " (line " + std::to_string(line + 1) +
+                   "); CSV datasets must be UTF-8 text");
+}
+
 std::string FormatName(v1::DatasetFormat format) {
   return v1::DatasetFormat_Name(format);
 }
@@ -157,18 +189,28 @@ Result<ContentSummary> InspectContent(v1::DatasetFormat format,
       summary.rows = CountLines(bytes);
       return summary;
     case v1::CSV: {
-      if (FirstRecord(bytes).find_first_not_of(" \t\r") ==
-          std::string_view::npos) {
+      if (Status utf8 = RequireUtf8(bytes); !utf8.ok()) return utf8.error();
+      // One scan by the parser's own rules (quotes, blank lines) finds the
+      // header and counts the records, so the summary is what a job reads.
+      // Only the header must be well formed here; a malformed row fails the
+      // jobs that read it, naming the row.
+      const analytics::CsvRecords records = analytics::ScanCsvRecords(bytes);
+      if (records.records == 0 && !records.error.empty()) {
+        return DataError(records.error);
+      }
+      const std::string_view header = records.first_record;
+      if (records.records == 0 ||
+          header.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         return DataError(
             "a CSV dataset needs a header row (column names) on its first "
-            "line");
+            "non-empty line");
       }
-      Result<analytics::Table> header = ParseHeader(bytes, /*names=*/true);
-      if (!header.ok()) return header.error();
-      for (const analytics::Column& column : header.value().columns) {
+      Result<analytics::Table> names = ParseHeader(header, /*names=*/true);
+      if (!names.ok()) return names.error();
+      for (const analytics::Column& column : names.value().columns) {
         summary.columns.push_back(column.name);
       }
-      summary.rows = CountCsvDataRows(bytes);
+      summary.rows = records.records - 1;
       return summary;
     }
     case v1::POINTS_F64: {
@@ -199,6 +241,7 @@ Result<ContentSummary> InspectContent(v1::DatasetFormat format,
       return summary;
     }
     case v1::POINTS_CSV: {
+      if (Status utf8 = RequireUtf8(bytes); !utf8.ok()) return utf8.error();
       Result<PointsCsv> points = ParsePointsCsv(bytes, control);
       if (!points.ok()) return points.error();
       if (dims != 0 && points.value().dims != 0 &&

@@ -25,9 +25,10 @@ struct ContentSummary {
 };
 
 // Checks `bytes` against the format (POINTS_F64: a whole number of points of
-// `dims` finite doubles; CSV: a header row with distinct names; POINTS_CSV:
-// numbers only, the same count per row, matching `dims` when it is set; TEXT:
-// anything) and counts rows. Errors name field "header.dims" or "data".
+// `dims` finite doubles; CSV: UTF-8 text with a header row of distinct names;
+// POINTS_CSV: UTF-8, numbers only, the same count per row, matching `dims`
+// when it is set; TEXT: anything) and counts rows. Errors name field
+// "header.dims" or "data".
 Result<ContentSummary> InspectContent(v1::DatasetFormat format,
                                       std::uint32_t dims,
                                       std::string_view bytes,

@@ -345,5 +345,32 @@ TEST(CsvTest, Cancellation) {
   EXPECT_EQ(t.error().code, ErrorCode::kCancelled);
 }
 
+TEST(CsvTest, ScanCountsRecordsByTheParsersQuoteRules) {
+  // A quote inside an unquoted field is literal; "" inside a quoted field is
+  // an escaped quote; blank lines are skipped; a quoted line break stays in
+  // its record.
+  const std::string text = "\n\na\"b,c\r\n5\",\"x\ny\"\n\n\"q\"\"\",7\n8,9";
+  CsvRecords scan = ScanCsvRecords(text);
+  EXPECT_EQ(scan.error, "");
+  EXPECT_EQ(scan.records, 4u);
+  EXPECT_EQ(scan.first_record, "\n\na\"b,c\r");
+  auto parsed = ParseCsvSequential(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+  EXPECT_EQ(parsed.value().num_rows() + 1, scan.records);
+  auto header = ParseCsvSequential(scan.first_record);
+  ASSERT_TRUE(header.ok());
+  EXPECT_EQ(header.value().columns[0].name, "a\"b");
+  EXPECT_EQ(header.value().columns[1].name, "c");
+
+  EXPECT_EQ(ScanCsvRecords(text, ',', 1).records, 1u);
+  scan = ScanCsvRecords("a,b\n1,2\n3,\"4\n");
+  EXPECT_EQ(scan.records, 2u);
+  EXPECT_EQ(scan.error, "row 3, column 2: unterminated quoted field");
+  EXPECT_EQ(ScanCsvRecords("a\n\"1\"x\n").error,
+            "row 2, column 1: unexpected character after closing quote");
+  EXPECT_EQ(ScanCsvRecords("").records, 0u);
+  EXPECT_EQ(ScanCsvRecords("\r\n\n").records, 0u);
+}
+
 }  // namespace
 }  // namespace impulse::analytics

@@ -245,6 +245,70 @@ TEST_F(DatasetStoreTest, ValidatesCsv) {
   EXPECT_EQ(ok.value().rows(), 2u);
 }
 
+// Found by fuzzing (tests/fuzz/corpus/dataset_formats_fuzzer/csv_*): the
+// summary toggled "inside quotes" at every '"', but a quote inside an
+// unquoted field is a literal character to the parser, so rows and the
+// header's extent were wrong.
+TEST_F(DatasetStoreTest, CsvSummaryFollowsTheParsersQuoteRules) {
+  Result<v1::Dataset> literal =
+      Upload(Header("lit", v1::CSV), "a\"b,c\n1,2\n3,4\"\n5,6\n");
+  ASSERT_TRUE(literal.ok()) << literal.error().ToString();
+  ASSERT_EQ(literal.value().columns_size(), 2);
+  EXPECT_EQ(literal.value().columns(0), "a\"b");
+  EXPECT_EQ(literal.value().rows(), 3u);
+  // Leading blank lines are skipped, as ParseCsv does; a lone CR at the end
+  // of the text is a record (one empty field).
+  Result<v1::Dataset> blank =
+      Upload(Header("blank", v1::CSV), "\n\r\nx\n1\n\r");
+  ASSERT_TRUE(blank.ok()) << blank.error().ToString();
+  EXPECT_EQ(blank.value().columns(0), "x");
+  EXPECT_EQ(blank.value().rows(), 2u);
+  // A malformed row is left to the job (which names it); rows before it
+  // count.
+  Result<v1::Dataset> open_quote =
+      Upload(Header("open", v1::CSV), "a,b\n1,2\n3,\"4\n5,6\n");
+  ASSERT_TRUE(open_quote.ok()) << open_quote.error().ToString();
+  EXPECT_EQ(open_quote.value().rows(), 1u);
+  Result<v1::Dataset> bad_header =
+      Upload(Header("bad", v1::CSV), "\"a\"b,c\n1,2\n");
+  ASSERT_FALSE(bad_header.ok());
+  EXPECT_NE(bad_header.error().message.find("after closing quote"),
+            std::string::npos)
+      << bad_header.error().message;
+}
+
+// Found by fuzzing (tests/fuzz/corpus/dataset_name_fuzzer/
+// crash-non_utf8_column_name): a POINTS_CSV or CSV header that is not UTF-8
+// was stored as column names, protobuf wrote them into manifest.json anyway
+// (logging an error), and the next Open refused the manifest as corrupt, so
+// the server could not start again.
+TEST_F(DatasetStoreTest, CsvThatIsNotUtf8IsRefusedAndTheStoreStillOpens) {
+  for (v1::DatasetFormat format : {v1::CSV, v1::POINTS_CSV}) {
+    Result<v1::Dataset> header =
+        Upload(Header("h", format), "x,\xff\xfey\n1,2\n");
+    ASSERT_FALSE(header.ok()) << v1::DatasetFormat_Name(format);
+    EXPECT_EQ(header.error().field, "data");
+    EXPECT_NE(header.error().message.find("not valid UTF-8 at byte 2 (line 1)"),
+              std::string::npos)
+        << header.error().message;
+  }
+  Result<v1::Dataset> value =
+      Upload(Header("v", v1::CSV), "name\nok\ncaf\xc3\n");  // truncated
+  ASSERT_FALSE(value.ok());
+  EXPECT_NE(value.error().message.find("line 3"), std::string::npos);
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    EXPECT_FALSE(Upload(Header("b", v1::CSV), std::string("a\n") + bad).ok())
+        << "overlong, surrogate or past U+10FFFF accepted";
+  }
+  Result<v1::Dataset> good =
+      Upload(Header("g", v1::CSV),
+             "caf\xc3\xa9,\xe2\x82\xac,\xf0\x9f\x98\x80\n1,2,3\n");
+  ASSERT_TRUE(good.ok()) << good.error().ToString();
+  EXPECT_EQ(good.value().columns(0), "caf\xc3\xa9");
+  Reopen();
+  EXPECT_TRUE(store_->Find("g").ok());
+}
+
 TEST_F(DatasetStoreTest, ValidatesPointsCsv) {
   Result<v1::Dataset> named =
       Upload(Header("a", v1::POINTS_CSV), "x,y\n1,2\n3.5,-4\n");
