@@ -232,7 +232,6 @@ std::string_view OpenApiJson() {
         "wordcount": {"type": "object", "example": {"dataset": "corpus", "topK": 20}},
         "index": {"type": "object", "example": {"dataset": "corpus", "indexName": "corpus"}},
         "table": {"type": "object"},
-        "noCache": {"type": "boolean"},
         "device": {"$ref": "#/components/schemas/Device"},
         "priority": {"type": "integer"},
         "idempotencyKey": {"type": "string", "description": "a retried submit with the same key (and spec) returns the same job, also after a restart; another spec with it is 409"},
