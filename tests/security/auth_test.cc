@@ -153,6 +153,9 @@ TEST_F(AuthTest, EveryGrpcMethodRefusesAMissingOrUnknownToken) {
     v1::CancelJobRequest cancel;
     EXPECT_EQ(stub_->Cancel(As(token).get(), cancel, &job).error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
+    v1::DeleteJobRequest remove;
+    EXPECT_EQ(stub_->Delete(As(token).get(), remove, &job).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(Watch(token, "j-1").error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
     {
@@ -221,6 +224,11 @@ TEST_F(AuthTest, ATenantCannotSeeOrTouchAnotherTenantsJobs) {
   cancel.set_id(mine.id());
   EXPECT_EQ(stub_->Cancel(As(kBob).get(), cancel, &job).error_code(),
             grpc::StatusCode::NOT_FOUND);
+  v1::DeleteJobRequest remove;
+  remove.set_id(mine.id());
+  EXPECT_EQ(stub_->Delete(As(kBob).get(), remove, &job).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Get(kAlice, mine.id(), &job).ok()) << "Bob deleted it";
   {
     auto context = As(kBob);
     v1::GetResultRequest request;
@@ -325,6 +333,7 @@ TEST_F(AuthTest, RestRoutesNeedATokenAndIsolateTenants) {
       {http::verb::get, "/v1/jobs"},
       {http::verb::get, "/v1/jobs/j-1"},
       {http::verb::post, "/v1/jobs/j-1:cancel"},
+      {http::verb::delete_, "/v1/jobs/j-1"},
       {http::verb::get, "/v1/jobs/j-1/result"},
       {http::verb::get, "/v1/jobs/j-1/events"},
       {http::verb::post, "/v1/jobs:run"},
@@ -368,6 +377,9 @@ TEST_F(AuthTest, RestRoutesNeedATokenAndIsolateTenants) {
   EXPECT_EQ(
       http.Send(http::verb::post, "/v1/jobs/" + id + ":cancel", "", bob).status,
       404);
+  EXPECT_EQ(http.Send(http::verb::delete_, "/v1/jobs/" + id, "", bob).status,
+            404);
+  EXPECT_EQ(http.Get("/v1/jobs/" + id, alice).status, 200);
   HttpReply list = http.Get("/v1/jobs", bob);
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(list.body.find(id), std::string::npos) << list.body;
