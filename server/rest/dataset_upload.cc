@@ -47,8 +47,9 @@ Response TooLarge(std::uint64_t limit) {
 
 }  // namespace
 
+template <typename Stream>
 awaitable<UploadOutcome> ReceiveDatasetUpload(
-    beast::tcp_stream& stream, beast::flat_buffer& buffer,
+    Stream& stream, beast::flat_buffer& buffer,
     http::request_parser<http::string_body>& head,
     const Result<v1::DatasetHeader>& header, const std::string& tenant,
     core::JobManager& manager, const HttpOptions& options) {
@@ -70,7 +71,7 @@ awaitable<UploadOutcome> ReceiveDatasetUpload(
   if (beast::iequals(head.get()[http::field::expect], "100-continue")) {
     static constexpr std::string_view kContinue =
         "HTTP/1.1 100 Continue\r\n\r\n";
-    stream.expires_after(options.write_timeout);
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
     std::tie(ec, std::ignore) = co_await asio::async_write(
         stream, asio::buffer(kContinue.data(), kContinue.size()), kNoThrow);
     if (ec) co_return UploadOutcome{};
@@ -83,7 +84,7 @@ awaitable<UploadOutcome> ReceiveDatasetUpload(
     body.get().body().data = piece->data();
     body.get().body().size = piece->size();
     // Each piece must arrive within read_timeout (not the whole body).
-    stream.expires_after(options.read_timeout);
+    beast::get_lowest_layer(stream).expires_after(options.read_timeout);
     std::tie(ec, std::ignore) =
         co_await http::async_read(stream, buffer, body, kNoThrow);
     if (ec == http::error::need_buffer) ec = {};
@@ -124,5 +125,14 @@ awaitable<UploadOutcome> ReceiveDatasetUpload(
   co_return UploadOutcome{
       JsonResponse(http::status::ok, ToJson(committed->value())), true};
 }
+
+template awaitable<UploadOutcome> ReceiveDatasetUpload(
+    PlainStream&, beast::flat_buffer&, http::request_parser<http::string_body>&,
+    const Result<v1::DatasetHeader>&, const std::string&, core::JobManager&,
+    const HttpOptions&);
+template awaitable<UploadOutcome> ReceiveDatasetUpload(
+    TlsStream&, beast::flat_buffer&, http::request_parser<http::string_body>&,
+    const Result<v1::DatasetHeader>&, const std::string&, core::JobManager&,
+    const HttpOptions&);
 
 }  // namespace impulse::rest

@@ -8,12 +8,12 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "server/core/job_manager.h"
 #include "server/rest/http_options.h"
+#include "server/rest/http_stream.h"
 #include "server/rest/http_types.h"
 
 namespace impulse::rest {
@@ -28,10 +28,20 @@ struct UploadOutcome {
 // Reads the body after the head `head` has parsed, stores it under
 // `header` in the tenant's datasets and says what to answer. Runs on the
 // connection's strand; file writes and hashing run on the blocking pool.
+template <typename Stream>
 boost::asio::awaitable<UploadOutcome> ReceiveDatasetUpload(
-    boost::beast::tcp_stream& stream, boost::beast::flat_buffer& buffer,
+    Stream& stream, boost::beast::flat_buffer& buffer,
     http::request_parser<http::string_body>& head,
     const Result<v1::DatasetHeader>& header, const std::string& tenant,
     core::JobManager& manager, const HttpOptions& options);
+
+extern template boost::asio::awaitable<UploadOutcome> ReceiveDatasetUpload(
+    PlainStream&, boost::beast::flat_buffer&,
+    http::request_parser<http::string_body>&, const Result<v1::DatasetHeader>&,
+    const std::string&, core::JobManager&, const HttpOptions&);
+extern template boost::asio::awaitable<UploadOutcome> ReceiveDatasetUpload(
+    TlsStream&, boost::beast::flat_buffer&,
+    http::request_parser<http::string_body>&, const Result<v1::DatasetHeader>&,
+    const std::string&, core::JobManager&, const HttpOptions&);
 
 }  // namespace impulse::rest

@@ -67,8 +67,13 @@ std::string HttpMetrics::Render(bool with_requests) const {
       "# HELP impulse_http_sse_streams_active Server-Sent Event streams open "
       "now (job event watchers over REST).\n"
       "# TYPE impulse_http_sse_streams_active gauge\n"
-      "impulse_http_sse_streams_active {}\n",
-      connections_total_.load(), connections_open_.load(), sse_active_.load());
+      "impulse_http_sse_streams_active {}\n"
+      "# HELP impulse_http_tls_handshake_failures_total HTTPS connections "
+      "that ended before their TLS handshake completed.\n"
+      "# TYPE impulse_http_tls_handshake_failures_total counter\n"
+      "impulse_http_tls_handshake_failures_total {}\n",
+      connections_total_.load(), connections_open_.load(), sse_active_.load(),
+      tls_handshake_failures_.load());
   return out;
 }
 

@@ -26,9 +26,16 @@ class HttpMetrics {
   void ConnectionClosed() { connections_open_--; }
   void StreamStarted() { sse_active_++; }
   void StreamEnded() { sse_active_--; }
+  // A TLS connection that ended before its handshake completed (a client
+  // that does not trust the certificate, has no client certificate under
+  // mTLS, or speaks plain HTTP).
+  void TlsHandshakeFailed() { tls_handshake_failures_++; }
 
   std::int64_t open_connections() const { return connections_open_.load(); }
   std::int64_t active_streams() const { return sse_active_.load(); }
+  std::uint64_t tls_handshake_failures() const {
+    return tls_handshake_failures_.load();
+  }
 
   // The impulse_http_* families in Prometheus text format 0.0.4; the request
   // count and latency families only `with_requests`.
@@ -50,6 +57,7 @@ class HttpMetrics {
   std::atomic<std::uint64_t> connections_total_{0};
   std::atomic<std::int64_t> connections_open_{0};
   std::atomic<std::int64_t> sse_active_{0};
+  std::atomic<std::uint64_t> tls_handshake_failures_{0};
 };
 
 }  // namespace impulse::rest

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/edge/tls.h"
 #include "server/edge/token_auth.h"
 
 namespace impulse::rest {
@@ -35,6 +36,13 @@ struct HttpOptions {
   std::chrono::milliseconds sse_min_interval = std::chrono::milliseconds(50);
   // Job results are streamed as JSON built from chunks of about this size.
   std::size_t result_chunk_bytes = 1 << 20;
+
+  // Set: serve HTTPS only (--tls_cert, --tls_key, --tls_client_ca); null:
+  // plain HTTP.
+  std::shared_ptr<const edge::TlsMaterial> tls;
+  // From accepting a connection to the end of its TLS handshake; a slower
+  // client is disconnected.
+  std::chrono::milliseconds tls_handshake_timeout = std::chrono::seconds(10);
 
   // /readyz answers 200 while this returns true, else 503. Empty: ready
   // while the gateway is serving.

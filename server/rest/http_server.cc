@@ -7,14 +7,15 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <mutex>
 #include <unordered_map>
 
 #include "server/rest/http_session.h"
+#include "server/rest/http_stream.h"
 #include "server/rest/router.h"
 
 namespace impulse::rest {
@@ -26,9 +27,20 @@ using asio::awaitable;
 using asio::ip::tcp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
+// One accepted connection, plain or TLS; Stop() closes it through `tcp()`.
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;  // its executor is the connection's strand
+  virtual ~Connection() = default;
+  // The TCP stream (the lowest layer); its executor is the connection's
+  // strand.
+  virtual beast::tcp_stream& tcp() = 0;
+};
+
+template <typename Stream>
+struct ConnectionOf final : Connection {
+  template <typename... Args>
+  explicit ConnectionOf(Args&&... args) : stream(std::forward<Args>(args)...) {}
+  beast::tcp_stream& tcp() override { return beast::get_lowest_layer(stream); }
+  Stream stream;
 };
 
 // Splits "host:port" / "[v6]:port".
@@ -63,6 +75,8 @@ struct HttpServer::Shared {
   SseTextCache sse_texts;
   const Router router;
   const SessionContext context;
+  // Set by Start when options.tls is: every connection is then TLS.
+  std::shared_ptr<asio::ssl::context> tls_context;
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
 
@@ -75,10 +89,43 @@ namespace {
 
 // One connection, start to end; the frame keeps `shared` and the connection
 // alive.
+template <typename Stream>
 awaitable<void> Serve(std::shared_ptr<HttpServer::Shared> shared,
-                      std::shared_ptr<Connection> connection) {
+                      std::shared_ptr<ConnectionOf<Stream>> connection) {
   co_await RunSession(connection->stream, shared->context);
-  connection->stream.close();
+  connection->tcp().close();
+}
+
+// Registers the connection (so Stop can close it) and spawns its session.
+// False when the server is stopping (the connection is dropped).
+template <typename Stream>
+bool Spawn(const std::shared_ptr<HttpServer::Shared>& shared,
+           std::shared_ptr<ConnectionOf<Stream>> connection) {
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(shared->mu);
+    if (shared->stopping.load()) return false;  // Stop() is closing the rest
+    id = shared->next_connection++;
+    shared->connections.emplace(id, connection);
+  }
+  shared->metrics.ConnectionOpened();
+  // Spawned onto the connection's strand: every step of the session
+  // resumes there.
+  const asio::any_io_executor strand = connection->tcp().get_executor();
+  asio::co_spawn(strand, Serve<Stream>(shared, std::move(connection)),
+                 [shared, id](std::exception_ptr e) {
+                   if (e != nullptr) {
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& error) {
+                       spdlog::warn("http connection failed: {}", error.what());
+                     }
+                   }
+                   shared->metrics.ConnectionClosed();
+                   std::lock_guard lock(shared->mu);
+                   shared->connections.erase(id);
+                 });
+  return true;
 }
 
 // The accept loop; runs on the acceptor's strand.
@@ -102,35 +149,18 @@ awaitable<void> AcceptLoop(std::shared_ptr<HttpServer::Shared> shared) {
     // Event streams write small pieces: without this, Nagle holds each one
     // back until the client's delayed ACK (about 40 ms on Linux).
     socket.set_option(tcp::no_delay(true), ec);
-    auto connection = std::make_shared<Connection>(std::move(socket));
-    std::uint64_t id = 0;
-    bool stopping = false;
-    {
-      std::lock_guard lock(shared->mu);
-      stopping = shared->stopping.load();
-      if (!stopping) {
-        id = shared->next_connection++;
-        shared->connections.emplace(id, connection);
-      }
+    // (The TLS handshake runs in the connection's own coroutine, so a slow
+    // client never holds up accepting.)
+    bool spawned = false;
+    if (shared->tls_context != nullptr) {
+      spawned = Spawn(shared, std::make_shared<ConnectionOf<TlsStream>>(
+                                  std::move(socket), *shared->tls_context));
+    } else {
+      spawned =
+          Spawn(shared,
+                std::make_shared<ConnectionOf<PlainStream>>(std::move(socket)));
     }
-    if (stopping) co_return;  // Stop() is closing what it registered
-    shared->metrics.ConnectionOpened();
-    // Spawned onto the connection's strand: every step of the session
-    // resumes there.
-    asio::co_spawn(connection->stream.get_executor(), Serve(shared, connection),
-                   [shared, id](std::exception_ptr e) {
-                     if (e != nullptr) {
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& error) {
-                         spdlog::warn("http connection failed: {}",
-                                      error.what());
-                       }
-                     }
-                     shared->metrics.ConnectionClosed();
-                     std::lock_guard lock(shared->mu);
-                     shared->connections.erase(id);
-                   });
+    if (!spawned) co_return;
   }
 }
 
@@ -151,6 +181,12 @@ Status HttpServer::Start(const std::string& listen) {
   };
   std::string host, port;
   if (!SplitHostPort(listen, &host, &port)) return error("not HOST:PORT");
+  if (shared_->options.tls != nullptr) {
+    Result<std::shared_ptr<asio::ssl::context>> context =
+        edge::MakeServerTlsContext(*shared_->options.tls);
+    if (!context.ok()) return context.error();
+    shared_->tls_context = std::move(context.value());
+  }
   boost::system::error_code ec;
   tcp::resolver resolver(shared_->executor);
   auto endpoints = resolver.resolve(
@@ -178,8 +214,13 @@ Status HttpServer::Start(const std::string& listen) {
                      spdlog::error("http accept loop failed: {}", error.what());
                    }
                  });
-  spdlog::info("http gateway serving http={} port={} max_body_bytes={}", listen,
-               port_, shared_->options.max_body_bytes);
+  // tls=on: HTTPS only; tls=mtls: also a client certificate is required.
+  const char* mode = "off";
+  if (shared_->options.tls != nullptr) {
+    mode = shared_->options.tls->require_client_cert() ? "mtls" : "on";
+  }
+  spdlog::info("http gateway serving http={} port={} max_body_bytes={} tls={}",
+               listen, port_, shared_->options.max_body_bytes, mode);
   return {};
 }
 
@@ -201,8 +242,8 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
       }
     }
     for (auto& connection : open) {
-      asio::dispatch(connection->stream.get_executor(),
-                     [connection] { connection->stream.close(); });
+      asio::dispatch(connection->tcp().get_executor(),
+                     [connection] { connection->tcp().close(); });
     }
     if (!open.empty()) {
       spdlog::info("http gateway stopped; closed {} connections", open.size());

@@ -4,8 +4,10 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
@@ -69,28 +71,34 @@ std::optional<Response> RejectionFor(const boost::system::error_code& ec,
 }
 
 // Shuts down sending, then reads and drops what the client still sends for a
-// short while, so the answer is read before the connection closes.
-awaitable<void> LingeringClose(beast::tcp_stream& stream) {
-  boost::system::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  stream.expires_after(kLingerTime);
-  std::array<char, kReadSize> sink;
-  boost::system::error_code ec;
-  while (!ec) {
-    std::tie(ec, std::ignore) =
-        co_await stream.async_read_some(asio::buffer(sink), kNoThrow);
+// short while, so the answer is read before the connection closes. Over TLS
+// the session's end does the same with close_notify (see CloseTls).
+template <typename Stream>
+awaitable<void> LingeringClose(Stream& stream) {
+  if constexpr (!kIsTls<Stream>) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    stream.expires_after(kLingerTime);
+    std::array<char, kReadSize> sink;
+    boost::system::error_code ec;
+    while (!ec) {
+      std::tie(ec, std::ignore) =
+          co_await stream.async_read_some(asio::buffer(sink), kNoThrow);
+    }
+    stream.close();
   }
-  stream.close();
+  co_return;
 }
 
-awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& res,
-                              bool head_only, const HttpOptions& options) {
+template <typename Stream>
+awaitable<bool> WriteResponse(Stream& stream, Response& res, bool head_only,
+                              const HttpOptions& options) {
   res.prepare_payload();
   // A 204 has no body and, per RFC 9110, no Content-Length either.
   if (res.result() == http::status::no_content) {
     res.erase(http::field::content_length);
   }
-  stream.expires_after(options.write_timeout);
+  beast::get_lowest_layer(stream).expires_after(options.write_timeout);
   boost::system::error_code ec;
   if (head_only) {
     http::response_serializer<http::string_body> serializer{res};
@@ -104,7 +112,8 @@ awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& res,
 }
 
 // Sends the head with chunked encoding, then each piece as one chunk.
-awaitable<bool> WriteChunked(beast::tcp_stream& stream, ChunkedReply& reply,
+template <typename Stream>
+awaitable<bool> WriteChunked(Stream& stream, ChunkedReply& reply,
                              const Request& request,
                              const HttpOptions& options) {
   if (request.version() < 11) {
@@ -118,19 +127,19 @@ awaitable<bool> WriteChunked(beast::tcp_stream& stream, ChunkedReply& reply,
   http::response<http::empty_body> head{std::move(reply.head.base())};
   head.chunked(true);
   http::response_serializer<http::empty_body> serializer{head};
-  stream.expires_after(options.write_timeout);
+  beast::get_lowest_layer(stream).expires_after(options.write_timeout);
   boost::system::error_code ec;
   std::tie(ec, std::ignore) =
       co_await http::async_write_header(stream, serializer, kNoThrow);
   while (!ec) {
     std::optional<std::string> piece = reply.next_piece();
     if (!piece.has_value()) break;
-    stream.expires_after(options.write_timeout);
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
     std::tie(ec, std::ignore) = co_await asio::async_write(
         stream, http::make_chunk(asio::buffer(*piece)), kNoThrow);
   }
   if (ec) co_return false;
-  stream.expires_after(options.write_timeout);
+  beast::get_lowest_layer(stream).expires_after(options.write_timeout);
   std::tie(ec, std::ignore) =
       co_await asio::async_write(stream, http::make_chunk_last(), kNoThrow);
   co_return !ec;
@@ -147,7 +156,8 @@ void Observe(const SessionContext& context, std::string_view route, int status,
 }
 
 // Answers a request whose body was not (all) read and closes the connection.
-awaitable<void> Reject(beast::tcp_stream& stream, Response& rejection,
+template <typename Stream>
+awaitable<void> Reject(Stream& stream, Response& rejection,
                        const SessionContext& context,
                        std::string_view route = "other") {
   rejection.version(11);
@@ -183,19 +193,85 @@ int StatusOf(const Reply& reply) {
   return 200;  // an event stream or the metrics stream
 }
 
-}  // namespace
+// Over TLS, before the first request: the handshake, within
+// tls_handshake_timeout. A client speaking plain HTTP to this port gets a
+// 400 saying so rather than bytes it cannot read. False: the connection ends
+// here (a failure is counted and logged at debug level only: it concerns
+// one client).
+awaitable<bool> Handshake(TlsStream& stream, beast::flat_buffer& buffer,
+                          const SessionContext& context) {
+  PlainStream& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(context.options.tls_handshake_timeout);
+  boost::system::error_code ec;
+  bool is_tls = false;
+  std::tie(ec, is_tls) =
+      co_await beast::async_detect_ssl(tcp, buffer, kNoThrow);
+  if (ec == asio::error::eof && buffer.size() == 0) {
+    co_return false;  // connected and left (a port probe): not a failure
+  }
+  boost::system::error_code peer_ec;
+  const asio::ip::tcp::endpoint peer = tcp.socket().remote_endpoint(peer_ec);
+  if (!ec && !is_tls) {
+    context.metrics.TlsHandshakeFailed();
+    spdlog::debug("https connection from {}:{} sent plain HTTP; answered 400",
+                  peer.address().to_string(), peer.port());
+    Response rejection =
+        HttpErrorResponse(http::status::bad_request, "BAD_REQUEST",
+                          "this port serves HTTPS only: connect with https://");
+    co_await Reject(tcp, rejection, context);
+    co_return false;
+  }
+  if (!ec) {
+    std::size_t used = 0;
+    std::tie(ec, used) = co_await stream.async_handshake(
+        asio::ssl::stream_base::server, buffer.data(), kNoThrow);
+    if (!ec) buffer.consume(used);
+  }
+  if (ec) {
+    context.metrics.TlsHandshakeFailed();
+    spdlog::debug("https handshake with {}:{} failed: {}",
+                  peer.address().to_string(), peer.port(), ec.message());
+    co_return false;
+  }
+  co_return true;
+}
 
-awaitable<void> RunSession(beast::tcp_stream& stream,
-                           const SessionContext& context) {
+// Ends a TLS connection politely: close_notify, then up to kLingerTime for
+// the client's. Unless that exchange completes, what the client still sends
+// is read and dropped for the rest of that time (as LingeringClose does for
+// plain HTTP), so it reads the whole answer before the close. Ends at once
+// when the connection is already closed or broken.
+awaitable<void> CloseTls(TlsStream& stream) {
+  PlainStream& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(kLingerTime);
+  boost::system::error_code ec;
+  std::tie(ec) = co_await stream.async_shutdown(kNoThrow);
+  if (ec) {
+    boost::system::error_code ignored;
+    tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    std::array<char, kReadSize> sink;
+    ec = {};
+    while (!ec) {
+      std::tie(ec, std::ignore) =
+          co_await tcp.async_read_some(asio::buffer(sink), kNoThrow);
+    }
+  }
+  tcp.close();
+}
+
+// The requests of one connection, until it ends.
+template <typename Stream>
+awaitable<void> ServeRequests(Stream& stream, beast::flat_buffer& buffer,
+                              const SessionContext& context) {
   const HttpOptions& options = context.options;
-  beast::flat_buffer buffer;
+  PlainStream& tcp = beast::get_lowest_layer(stream);
   for (;;) {
     // Between requests: wait for the next one's first byte, at most the
     // keep-alive idle time.
     boost::system::error_code ec;
     std::size_t n = 0;
     if (buffer.size() == 0) {
-      stream.expires_after(options.idle_timeout);
+      tcp.expires_after(options.idle_timeout);
       std::tie(ec, n) =
           co_await stream.async_read_some(buffer.prepare(kReadSize), kNoThrow);
       if (ec) co_return;  // closed by the client, idle, or shutdown
@@ -203,7 +279,7 @@ awaitable<void> RunSession(beast::tcp_stream& stream,
     }
 
     // The whole request (head and body) must arrive within read_timeout.
-    stream.expires_after(options.read_timeout);
+    tcp.expires_after(options.read_timeout);
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     // Beast checks a Content-Length against this when the head arrives;
@@ -310,11 +386,32 @@ awaitable<void> RunSession(beast::tcp_stream& stream,
     if (!written) co_return;
     Observe(context, routed.route, status, steady_clock::now() - start);
     if (!keep_alive) {
-      boost::system::error_code ignored;
-      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      // (Over TLS, RunSession's CloseTls ends the connection.)
+      if constexpr (!kIsTls<Stream>) {
+        boost::system::error_code ignored;
+        tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      }
       co_return;
     }
   }
 }
+
+}  // namespace
+
+template <typename Stream>
+awaitable<void> RunSession(Stream& stream, const SessionContext& context) {
+  beast::flat_buffer buffer;
+  if constexpr (kIsTls<Stream>) {
+    const bool secured = co_await Handshake(stream, buffer, context);
+    if (!secured) co_return;
+  }
+  co_await ServeRequests(stream, buffer, context);
+  if constexpr (kIsTls<Stream>) co_await CloseTls(stream);
+}
+
+template awaitable<void> RunSession(PlainStream& stream,
+                                    const SessionContext& context);
+template awaitable<void> RunSession(TlsStream& stream,
+                                    const SessionContext& context);
 
 }  // namespace impulse::rest

@@ -5,10 +5,10 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include "server/rest/http_metrics.h"
 #include "server/rest/http_options.h"
+#include "server/rest/http_stream.h"
 #include "server/rest/router.h"
 #include "server/rest/sse_text_cache.h"
 
@@ -24,7 +24,17 @@ struct SessionContext {
 // Runs on the connection's strand (the stream's executor) until the client
 // closes, a limit or timeout ends the connection, or the stream is closed
 // from outside (shutdown). Errors end only this connection.
-boost::asio::awaitable<void> RunSession(boost::beast::tcp_stream& stream,
+// Over TLS it first does the handshake (within options.tls_handshake_timeout;
+// a client speaking plain HTTP gets a 400 saying so) and at the end sends
+// close_notify, waiting a moment for the client's. A failed handshake ends
+// only this connection, counted in the gateway's metrics.
+template <typename Stream>
+boost::asio::awaitable<void> RunSession(Stream& stream,
                                         const SessionContext& context);
+
+extern template boost::asio::awaitable<void> RunSession(
+    PlainStream& stream, const SessionContext& context);
+extern template boost::asio::awaitable<void> RunSession(
+    TlsStream& stream, const SessionContext& context);
 
 }  // namespace impulse::rest

@@ -72,11 +72,12 @@ Reply MetricsStreamRoute(const core::JobManager& manager,
   return MetricsStreamReply{&manager, options.value()};
 }
 
-awaitable<void> ServeMetricsStream(beast::tcp_stream& stream,
-                                   const Request& request,
+template <typename Stream>
+awaitable<void> ServeMetricsStream(Stream& stream, const Request& request,
                                    MetricsStreamReply reply,
                                    const HttpOptions& options,
                                    HttpMetrics& metrics) {
+  PlainStream& tcp = beast::get_lowest_layer(stream);
   const bool chunked = request.version() >= 11;
   http::response<http::empty_body> head{http::status::ok, request.version()};
   head.set(http::field::server, "impulsed");
@@ -86,7 +87,7 @@ awaitable<void> ServeMetricsStream(beast::tcp_stream& stream,
   head.keep_alive(false);               // the stream ends with the connection
   head.chunked(chunked);
   http::response_serializer<http::empty_body> serializer{head};
-  stream.expires_after(options.write_timeout);
+  tcp.expires_after(options.write_timeout);
   boost::system::error_code ec;
   std::tie(ec, std::ignore) =
       co_await http::async_write_header(stream, serializer, kNoThrow);
@@ -101,7 +102,7 @@ awaitable<void> ServeMetricsStream(beast::tcp_stream& stream,
   for (;;) {
     timer.expires_after(feed.interval());
     const std::string text = FormatSample(feed.Next());
-    stream.expires_after(options.write_timeout);
+    tcp.expires_after(options.write_timeout);
     if (chunked) {
       std::tie(ec, std::ignore) = co_await asio::async_write(
           stream, http::make_chunk(asio::buffer(text)), kNoThrow);
@@ -116,5 +117,12 @@ awaitable<void> ServeMetricsStream(beast::tcp_stream& stream,
   metrics.StreamEnded();
   if (options.on_stream) options.on_stream(-1);
 }
+
+template awaitable<void> ServeMetricsStream(PlainStream&, const Request&,
+                                            MetricsStreamReply,
+                                            const HttpOptions&, HttpMetrics&);
+template awaitable<void> ServeMetricsStream(TlsStream&, const Request&,
+                                            MetricsStreamReply,
+                                            const HttpOptions&, HttpMetrics&);
 
 }  // namespace impulse::rest

@@ -8,10 +8,10 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include "server/rest/http_metrics.h"
 #include "server/rest/http_options.h"
+#include "server/rest/http_stream.h"
 #include "server/rest/http_types.h"
 #include "server/rest/reply.h"
 #include "server/rest/target.h"
@@ -24,8 +24,18 @@ Reply MetricsStreamRoute(const core::JobManager& manager, const Target& target);
 
 // Writes the response head and then samples until a write fails. Must run on
 // the connection's strand; the connection is not reused afterwards.
-boost::asio::awaitable<void> ServeMetricsStream(
-    boost::beast::tcp_stream& stream, const Request& request,
-    MetricsStreamReply reply, const HttpOptions& options, HttpMetrics& metrics);
+template <typename Stream>
+boost::asio::awaitable<void> ServeMetricsStream(Stream& stream,
+                                                const Request& request,
+                                                MetricsStreamReply reply,
+                                                const HttpOptions& options,
+                                                HttpMetrics& metrics);
+
+extern template boost::asio::awaitable<void> ServeMetricsStream(
+    PlainStream&, const Request&, MetricsStreamReply, const HttpOptions&,
+    HttpMetrics&);
+extern template boost::asio::awaitable<void> ServeMetricsStream(
+    TlsStream&, const Request&, MetricsStreamReply, const HttpOptions&,
+    HttpMetrics&);
 
 }  // namespace impulse::rest

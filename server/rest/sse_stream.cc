@@ -82,8 +82,8 @@ void ParkUntilClosed(std::shared_ptr<core::JobRecord> job,
 
 // Reads while the stream runs: a failed read means the client left (or the
 // server is stopping). Data is kept in `buffer` for the next request.
-awaitable<void> WatchForClose(beast::tcp_stream& stream,
-                              beast::flat_buffer& buffer,
+template <typename Stream>
+awaitable<void> WatchForClose(Stream& stream, beast::flat_buffer& buffer,
                               std::shared_ptr<WatchState> state,
                               core::EventLog* log, std::size_t max_pipelined) {
   boost::system::error_code ec;
@@ -106,10 +106,11 @@ awaitable<void> WatchForClose(beast::tcp_stream& stream,
   state->reader_exit.cancel();
 }
 
-awaitable<bool> WriteBody(beast::tcp_stream& stream, std::string_view text,
-                          bool chunked, const HttpOptions& options) {
+template <typename Stream>
+awaitable<bool> WriteBody(Stream& stream, std::string_view text, bool chunked,
+                          const HttpOptions& options) {
   // A read is pending beside this write, so only the write timer changes.
-  stream.expires_after(options.write_timeout);
+  beast::get_lowest_layer(stream).expires_after(options.write_timeout);
   boost::system::error_code ec;
   if (chunked) {
     std::tie(ec, std::ignore) = co_await asio::async_write(
@@ -133,12 +134,13 @@ std::string FormatSseEvent(const v1::JobEvent& event) {
   return out;
 }
 
-awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
-                                 beast::flat_buffer& buffer,
+template <typename Stream>
+awaitable<bool> ServeEventStream(Stream& stream, beast::flat_buffer& buffer,
                                  const Request& request, EventStreamReply reply,
                                  const HttpOptions& options,
                                  HttpMetrics& metrics, SseTextCache& texts) {
   const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  PlainStream& tcp = beast::get_lowest_layer(stream);
   const bool chunked = request.version() >= 11;
 
   http::response<http::empty_body> head{http::status::ok, request.version()};
@@ -153,7 +155,7 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
     head.keep_alive(false);  // HTTP/1.0: the body ends at the close
   }
   http::response_serializer<http::empty_body> serializer{head};
-  stream.expires_after(options.write_timeout);
+  tcp.expires_after(options.write_timeout);
   // (Plain variables, not structured bindings, hold co_await results here:
   // GCC 12 mis-compiles some of those forms in coroutines.)
   boost::system::error_code ec;
@@ -166,7 +168,7 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
   core::EventLog& log = reply.job->events();
   const std::shared_ptr<JobEventTexts> job_texts = texts.For(*reply.job);
   auto state = std::make_shared<WatchState>(ex);
-  stream.expires_never();  // the close watcher's read waits without limit
+  tcp.expires_never();  // the close watcher's read waits without limit
   // Spawned onto the connection's strand, like this coroutine, so the two
   // never run at once.
   asio::co_spawn(
@@ -247,7 +249,7 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
   }
 
   if (finished && ok && chunked && !state->client_gone) {
-    stream.expires_after(options.write_timeout);
+    tcp.expires_after(options.write_timeout);
     std::tie(ec, std::ignore) =
         co_await asio::async_write(stream, http::make_chunk_last(), kNoThrow);
     ok = !ec;
@@ -256,7 +258,7 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
   state->finishing = true;
   if (!state->reader_done) {
     boost::system::error_code ignored;
-    stream.socket().cancel(ignored);
+    tcp.socket().cancel(ignored);
     state->reader_exit.expires_at(asio::steady_timer::time_point::max());
     co_await state->reader_exit.async_wait(kNoThrow);
   }
@@ -269,5 +271,14 @@ awaitable<bool> ServeEventStream(beast::tcp_stream& stream,
       finished && ok && chunked && !state->client_gone && request.keep_alive();
   co_return reusable;
 }
+
+template awaitable<bool> ServeEventStream(PlainStream&, beast::flat_buffer&,
+                                          const Request&, EventStreamReply,
+                                          const HttpOptions&, HttpMetrics&,
+                                          SseTextCache&);
+template awaitable<bool> ServeEventStream(TlsStream&, beast::flat_buffer&,
+                                          const Request&, EventStreamReply,
+                                          const HttpOptions&, HttpMetrics&,
+                                          SseTextCache&);
 
 }  // namespace impulse::rest

@@ -9,13 +9,13 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <string>
 #include <string_view>
 
 #include "impulse/v1/jobs.pb.h"
 #include "server/rest/http_metrics.h"
 #include "server/rest/http_options.h"
+#include "server/rest/http_stream.h"
 #include "server/rest/http_types.h"
 #include "server/rest/reply.h"
 #include "server/rest/sse_text_cache.h"
@@ -31,10 +31,20 @@ std::string FormatSseEvent(const v1::JobEvent& event);
 // `texts`, shared by all streams). Must run on the connection's strand. Bytes
 // the client sends meanwhile (a pipelined request) are kept in `buffer`.
 // Returns true when the terminal event went out and the response ended
-// cleanly, so the connection may serve another request.
+// cleanly, so the connection may serve another request. (Over TLS the read
+// beside the writes is fine: an SSL stream allows one read and one write in
+// flight at a time.)
+template <typename Stream>
 boost::asio::awaitable<bool> ServeEventStream(
-    boost::beast::tcp_stream& stream, boost::beast::flat_buffer& buffer,
-    const Request& request, EventStreamReply reply, const HttpOptions& options,
-    HttpMetrics& metrics, SseTextCache& texts);
+    Stream& stream, boost::beast::flat_buffer& buffer, const Request& request,
+    EventStreamReply reply, const HttpOptions& options, HttpMetrics& metrics,
+    SseTextCache& texts);
+
+extern template boost::asio::awaitable<bool> ServeEventStream(
+    PlainStream&, boost::beast::flat_buffer&, const Request&, EventStreamReply,
+    const HttpOptions&, HttpMetrics&, SseTextCache&);
+extern template boost::asio::awaitable<bool> ServeEventStream(
+    TlsStream&, boost::beast::flat_buffer&, const Request&, EventStreamReply,
+    const HttpOptions&, HttpMetrics&, SseTextCache&);
 
 }  // namespace impulse::rest
