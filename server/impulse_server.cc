@@ -96,6 +96,14 @@ Status CheckExposure(const ServerOptions& options) {
 
 Status ImpulseServer::Start() {
   if (Status status = CheckExposure(options_); !status.ok()) return status;
+  // TLS first: a bad file stops the start before anything else happens.
+  std::shared_ptr<const edge::TlsMaterial> tls;
+  if (options_.tls.enabled()) {
+    Result<edge::TlsMaterial> loaded = edge::LoadTls(options_.tls);
+    if (!loaded.ok()) return loaded.error();
+    tls = std::make_shared<const edge::TlsMaterial>(std::move(loaded.value()));
+    spdlog::info("tls {}", tls->description);
+  }
   if (Status status = manager_->Recover(); !status.ok()) return status;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -104,9 +112,20 @@ Status ImpulseServer::Start() {
       *manager_, io_.get_executor(), &metrics_);
   metrics_handlers_ = std::make_unique<grpc_bridge::MetricsHandlers>(
       *manager_, io_.get_executor(), &metrics_);
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (tls != nullptr) {
+    grpc::SslServerCredentialsOptions ssl(
+        tls->require_client_cert()
+            ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    ssl.pem_root_certs = tls->client_ca_pem;
+    ssl.pem_key_cert_pairs.push_back(
+        {tls->private_key_pem, tls->cert_chain_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.grpc_listen,
-                           grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.AddListeningPort(options_.grpc_listen, credentials, &grpc_port_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   handlers_->Register(builder);
@@ -147,6 +166,7 @@ Status ImpulseServer::Start() {
         metrics_.active_watchers.Increment(delta);
       };
     }
+    http.tls = tls;
     http_ = std::make_unique<rest::HttpServer>(io_.get_executor(), *manager_,
                                                std::move(http));
     if (Status status = http_->Start(options_.http_listen); !status.ok()) {
@@ -182,11 +202,15 @@ Status ImpulseServer::Start() {
     boost::asio::co_spawn(io_, SweepRetention(), boost::asio::detached);
   }
   started_ = true;
+  // tls=on: TLS only; tls=mtls: also a client certificate is required.
+  const char* tls_mode = tls == nullptr               ? "off"
+                         : tls->require_client_cert() ? "mtls"
+                                                      : "on";
   spdlog::info(
-      "impulsed serving grpc={} port={} cpu_threads={} io_threads={} "
+      "impulsed serving grpc={} port={} tls={} cpu_threads={} io_threads={} "
       "max_queued={} auth={} retention={} retention_max_jobs={}",
-      options_.grpc_listen, grpc_port_, manager_->cpu_threads(), io_threads,
-      options_.manager.scheduler.max_queued,
+      options_.grpc_listen, grpc_port_, tls_mode, manager_->cpu_threads(),
+      io_threads, options_.manager.scheduler.max_queued,
       options_.auth != nullptr
           ? "tokens(" + std::to_string(options_.auth->size()) + ")"
           : std::string(options_.insecure ? "none(insecure)" : "none"),

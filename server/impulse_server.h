@@ -21,6 +21,7 @@
 
 #include "compute/common/status.h"
 #include "server/core/job_manager.h"
+#include "server/edge/tls.h"
 #include "server/edge/token_auth.h"
 #include "server/grpc/completion_queue_poller.h"
 #include "server/grpc/job_service_handlers.h"
@@ -46,6 +47,10 @@ struct ServerOptions {
   // null = no tokens, and then only loopback addresses unless `insecure`.
   std::shared_ptr<const edge::TokenAuth> auth;
   bool insecure = false;
+  // --tls_cert and --tls_key: gRPC and HTTP serve TLS only; --tls_client_ca:
+  // clients must also present a certificate signed by that CA. All empty:
+  // plaintext.
+  edge::TlsFiles tls;
   core::JobManagerOptions manager;
   // How often finished jobs past retention (manager.retention,
   // manager.retention_max_jobs) are swept, on the io_context.

@@ -50,6 +50,23 @@ int main(int argc, char** argv) {
                  "HOST:PORT for the REST gateway (HTTP/1.1, SSE, /metrics); "
                  "port 0 picks a free port (logged); empty = no HTTP")
       ->capture_default_str();
+  CLI::Option_group* tls = app.add_option_group(
+      "TLS",
+      "With --tls_cert and --tls_key, gRPC and HTTP both serve TLS only (a "
+      "plaintext client is refused; HTTP becomes HTTPS); without them both "
+      "are plaintext. Files are PEM; the key must not be encrypted.");
+  tls->add_option("--tls_cert", options.tls.cert_file,
+                  "server certificate chain (PEM, leaf first); its "
+                  "subjectAltName must name the address clients dial, e.g. "
+                  "IP:127.0.0.1 or DNS:impulse.example")
+      ->type_name("FILE");
+  tls->add_option("--tls_key", options.tls.key_file,
+                  "private key of --tls_cert (PEM, unencrypted)")
+      ->type_name("FILE");
+  tls->add_option("--tls_client_ca", options.tls.client_ca_file,
+                  "mutual TLS: clients must present a certificate signed by "
+                  "a CA in this PEM file (needs --tls_cert and --tls_key)")
+      ->type_name("FILE");
   app.add_option("--http_max_body_bytes", options.http.max_body_bytes,
                  "largest HTTP request body (larger gets 413)")
       ->capture_default_str()
