@@ -40,8 +40,9 @@ class BearerTokenFactory final : public exp::ClientInterceptorFactoryInterface {
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> OpenChannel(const std::string& target,
-                                           const std::string& token) {
+std::shared_ptr<grpc::Channel> OpenChannel(
+    const std::string& target, const std::string& token,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
   std::vector<std::unique_ptr<exp::ClientInterceptorFactoryInterface>>
@@ -49,9 +50,8 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& target,
   if (!token.empty()) {
     interceptors.push_back(std::make_unique<BearerTokenFactory>(token));
   }
-  return exp::CreateCustomChannelWithInterceptors(
-      target, grpc::InsecureChannelCredentials(), args,
-      std::move(interceptors));
+  return exp::CreateCustomChannelWithInterceptors(target, credentials, args,
+                                                  std::move(interceptors));
 }
 
 }  // namespace impulse::cli

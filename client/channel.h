@@ -13,7 +13,10 @@ namespace impulse::cli {
 inline constexpr int kMaxReceiveBytes = 64 << 20;
 
 // `token` empty: no authorization header (a server without tokens).
-std::shared_ptr<grpc::Channel> OpenChannel(const std::string& target,
-                                           const std::string& token);
+// `credentials`: plaintext, or TLS (client/tls_options.h).
+std::shared_ptr<grpc::Channel> OpenChannel(
+    const std::string& target, const std::string& token,
+    std::shared_ptr<grpc::ChannelCredentials> credentials =
+        grpc::InsecureChannelCredentials());
 
 }  // namespace impulse::cli

@@ -28,7 +28,8 @@ int ExitForState(v1::JobState state) {
 std::unique_ptr<JobClient> MakeClient(const GlobalOptions& global) {
   const auto timeout =
       std::chrono::milliseconds(std::llround(global.timeout_seconds * 1000.0));
-  return std::make_unique<JobClient>(global.server, timeout, global.token);
+  return std::make_unique<JobClient>(global.server, timeout, global.token,
+                                     ChannelCredentials(global.tls));
 }
 
 void PrintLine(const std::string& text) {

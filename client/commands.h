@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "client/spec_from_flags.h"
+#include "client/tls_options.h"
 
 namespace impulse::cli {
 
@@ -15,6 +16,7 @@ struct GlobalOptions {
   std::string token;  // bearer token for servers with --auth_tokens
   bool json = false;
   double timeout_seconds = 30;
+  TlsOptions tls;  // plaintext unless --tls or a TLS file is given
 };
 
 struct ListOptions {

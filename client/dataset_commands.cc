@@ -52,7 +52,8 @@ Examples:
 )";
 
 std::unique_ptr<v1::JobService::Stub> Stub(const GlobalOptions& global) {
-  return v1::JobService::NewStub(OpenChannel(global.server, global.token));
+  return v1::JobService::NewStub(
+      OpenChannel(global.server, global.token, ChannelCredentials(global.tls)));
 }
 
 void SetDeadline(const GlobalOptions& global, grpc::ClientContext& context) {

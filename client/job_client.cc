@@ -64,9 +64,10 @@ bool IsTerminalEvent(const v1::JobEvent& event) {
 
 JobClient::JobClient(const std::string& target,
                      std::chrono::milliseconds timeout,
-                     const std::string& token)
+                     const std::string& token,
+                     std::shared_ptr<grpc::ChannelCredentials> credentials)
     : target_(target), timeout_(timeout) {
-  channel_ = OpenChannel(target, token);
+  channel_ = OpenChannel(target, token, std::move(credentials));
   stub_ = v1::JobService::NewStub(channel_);
 }
 

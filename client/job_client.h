@@ -29,9 +29,12 @@ class JobClient {
 
   // `target` is HOST:PORT; `timeout` is the deadline of each call that does
   // not follow a job (everything except Run and Watch).
-  // `token`: the bearer token sent with every call ("" = none).
+  // `token`: the bearer token sent with every call ("" = none);
+  // `credentials`: plaintext or TLS (client/tls_options.h).
   JobClient(const std::string& target, std::chrono::milliseconds timeout,
-            const std::string& token = "");
+            const std::string& token = "",
+            std::shared_ptr<grpc::ChannelCredentials> credentials =
+                grpc::InsecureChannelCredentials());
 
   const std::string& target() const { return target_; }
 

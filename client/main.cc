@@ -1,5 +1,6 @@
 // impulse: the command-line client of the Impulse job service. See --help.
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <string>
 
 #include "client/commands.h"
@@ -26,12 +27,22 @@ Examples:
   impulse list --state RUNNING --label team=research --all
   impulse result "$ID" --out positions.csv
   IMPULSE_SERVER=gpu-box:50051 impulse cancel "$ID"
-  impulse rm "$ID"   # delete a finished job and its result)";
+  impulse rm "$ID"   # delete a finished job and its result
+
+TLS (a server started with --tls_cert/--tls_key; HOST must match a name in
+its certificate's subjectAltName):
+  impulse --server impulse.example:50051 --tls list      # system roots
+  impulse --server 127.0.0.1:50051 --tls_ca ca.pem run pi --samples 1e9
+  impulse --tls_ca ca.pem --tls_cert me.pem --tls_key me.key list   # mTLS
+  export IMPULSE_TLS_CA=ca.pem IMPULSE_TLS_CERT=me.pem IMPULSE_TLS_KEY=me.key)";
 
 constexpr const char* kCommonNote = R"(
 Global options go before or after the subcommand: --server HOST:PORT (env
-IMPULSE_SERVER), --token TOKEN (env IMPULSE_TOKEN), --json, --timeout SECONDS. Exit status: 0 SUCCEEDED or call
-worked, 1 FAILED or CANCELLED, 2 usage error, 3 server unreachable or RPC error.)";
+IMPULSE_SERVER), --token TOKEN (env IMPULSE_TOKEN), --json, --timeout SECONDS,
+and for TLS --tls, --tls_ca FILE, --tls_cert FILE --tls_key FILE (env
+IMPULSE_TLS_CA, IMPULSE_TLS_CERT, IMPULSE_TLS_KEY). Exit status: 0 SUCCEEDED
+or call worked, 1 FAILED or CANCELLED, 2 usage error, 3 server unreachable or
+RPC error.)";
 
 constexpr const char* kSubmitFooter = R"(
 Prints the new job's id on stdout (with --json the Job). The job flags are
@@ -117,6 +128,25 @@ int main(int argc, char** argv) {
       })
       ->type_name("SECONDS")
       ->capture_default_str();
+  app.add_flag("--tls", global.tls.enabled,
+               "connect with TLS, trusting the system's root CAs (implied by "
+               "--tls_ca and --tls_cert)")
+      ->envname("IMPULSE_TLS");
+  app.add_option("--tls_ca", global.tls.ca_file,
+                 "connect with TLS, trusting this CA (PEM) instead of the "
+                 "system's roots (env IMPULSE_TLS_CA)")
+      ->envname("IMPULSE_TLS_CA")
+      ->type_name("FILE");
+  app.add_option("--tls_cert", global.tls.cert_file,
+                 "client certificate (PEM) for a server that requires one "
+                 "(--tls_client_ca); needs --tls_key (env IMPULSE_TLS_CERT)")
+      ->envname("IMPULSE_TLS_CERT")
+      ->type_name("FILE");
+  app.add_option("--tls_key", global.tls.key_file,
+                 "private key of --tls_cert (PEM, unencrypted; env "
+                 "IMPULSE_TLS_KEY)")
+      ->envname("IMPULSE_TLS_KEY")
+      ->type_name("FILE");
 
   SpecFlags submit_flags;
   CLI::App* submit = app.add_subcommand(
@@ -198,6 +228,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     // --help is a "parse error" with exit code 0; everything else is usage.
     return app.exit(error) == 0 ? kExitOk : kExitUsage;
+  }
+  if (std::string error = LoadTlsFiles(global.tls); !error.empty()) {
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return kExitUsage;
   }
 
   if (*submit) return SubmitCommand(global, submit_flags);
