@@ -316,8 +316,9 @@ def main():
         f.write("\n".join(lines))
 
     # ----------------------------------------------------------- plots
-    note = f"{m['cpu']}, {m['cores']} cores; load before: " + \
-        m["uptime_before"].split("load average:")[-1].strip()
+    note = (f"{m['cpu']}, {m['cores']} cores; load before: " +
+            m["uptime_before"].split("load average:")[-1].strip() +
+            ("; run with --priority" if m.get("priority") else ""))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     xs = [c for c, _ in grpc_levels]
     ax.plot(xs, [s["jobs_per_s"] for _, s in grpc_levels], "o-",
@@ -329,6 +330,10 @@ def main():
     dx = sorted(dask_levels)
     ax.plot(dx, [dask_levels[c]["jobs_per_s"] for c in dx], "^-",
             label="Dask distributed (2 workers)")
+    if best_d:
+        ax.axhline(20 * best_d, color="grey", ls=":", lw=1)
+        ax.text(dx[0], 20 * best_d * 1.05, "target: 20x Dask's best",
+                fontsize=8, color="grey")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("concurrent clients (jobs in flight)")
