@@ -76,8 +76,9 @@ std::string EncodeJob(const v1::Job& job) {
 
 }  // namespace
 
-Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
-                                               bool full_sync) {
+Result<std::unique_ptr<Journal>> Journal::Open(
+    const std::string& path, bool full_sync,
+    std::chrono::milliseconds flush_delay) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db,
@@ -88,7 +89,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
     sqlite3_close(db);
     return OpenError(path, reason);
   }
-  std::unique_ptr<Journal> journal(new Journal(path, db));
+  std::unique_ptr<Journal> journal(new Journal(path, db, flush_delay));
   sqlite3_busy_timeout(db, 5000);
   const std::string sync = full_sync ? "FULL" : "NORMAL";
   // Exclusive before WAL: this process keeps the file lock for as long as
@@ -159,6 +160,9 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
       {&journal->update_with_result_,
        "UPDATE jobs SET job = ?2, result = ?3 WHERE id = ?1"},
       {&journal->delete_, "DELETE FROM jobs WHERE id = ?1"},
+      {&journal->begin_, "BEGIN"},
+      {&journal->commit_, "COMMIT"},
+      {&journal->rollback_, "ROLLBACK"},
   };
   for (auto& s : statements) {
     if (sqlite3_prepare_v3(db, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.stmt,
@@ -166,17 +170,114 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
       return journal->SqliteError("cannot prepare the journal's statements");
     }
   }
+  journal->flusher_ = std::thread([j = journal.get()] { j->FlushLoop(); });
   return journal;
 }
 
-Journal::Journal(std::string path, sqlite3* db)
-    : path_(std::move(path)), db_(db) {}
+Journal::Journal(std::string path, sqlite3* db,
+                 std::chrono::milliseconds flush_delay)
+    : path_(std::move(path)), flush_delay_(flush_delay), db_(db) {}
 
 Journal::~Journal() {
-  for (sqlite3_stmt* stmt : {insert_, update_, update_with_result_, delete_}) {
+  {
+    std::lock_guard lock(pending_mu_);
+    stopping_ = true;
+  }
+  pending_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  {
+    // Updates still queued are committed before the journal closes.
+    std::lock_guard lock(mu_);
+    (void)CommitLocked({});
+  }
+  for (sqlite3_stmt* stmt : {insert_, update_, update_with_result_, delete_,
+                             begin_, commit_, rollback_}) {
     sqlite3_finalize(stmt);
   }
   sqlite3_close(db_);
+}
+
+Status Journal::failure() const {
+  std::lock_guard lock(failure_mu_);
+  if (failure_.has_value()) return *failure_;
+  return {};
+}
+
+Status Journal::StepUpdateLocked(const PendingUpdate& update) {
+  sqlite3_stmt* stmt = update.has_result ? update_with_result_ : update_;
+  sqlite3_reset(stmt);
+  sqlite3_bind_text(stmt, 1, update.id.data(), update.id.size(), SQLITE_STATIC);
+  sqlite3_bind_blob(stmt, 2, update.job.data(), update.job.size(),
+                    SQLITE_STATIC);
+  if (update.has_result) {
+    sqlite3_bind_blob(stmt, 3, update.result.data(), update.result.size(),
+                      SQLITE_STATIC);
+  }
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) {
+    return SqliteError("cannot journal the state of job " + update.id);
+  }
+  return {};
+}
+
+Status Journal::CommitLocked(const std::function<Status()>& extra) {
+  batch_.clear();
+  {
+    std::lock_guard lock(pending_mu_);
+    batch_.swap(pending_);
+    pending_index_.clear();
+  }
+  if (batch_.empty() && !extra) return {};
+  // One statement needs no explicit transaction (it is its own).
+  const bool transaction = batch_.size() + (extra ? 1 : 0) > 1;
+  auto step = [this](sqlite3_stmt* stmt) {
+    sqlite3_reset(stmt);
+    const int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE;
+  };
+  if (transaction && !step(begin_)) {
+    return SqliteError("cannot begin a journal transaction");
+  }
+  Status status;
+  for (const PendingUpdate& update : batch_) {
+    status = StepUpdateLocked(update);
+    if (!status.ok()) break;
+  }
+  if (status.ok() && extra) status = extra();
+  if (transaction) {
+    if (status.ok() && !step(commit_)) {
+      status = SqliteError("cannot commit a journal transaction");
+    }
+    if (!status.ok()) step(rollback_);
+  }
+  if (!status.ok() && !batch_.empty()) {
+    // The queued updates were lost with the transaction: remember why, so
+    // their callers' next Update reports it.
+    std::lock_guard lock(failure_mu_);
+    if (!failure_.has_value()) failure_ = status.error();
+  }
+  batch_.clear();
+  return status;
+}
+
+void Journal::FlushLoop() {
+  std::unique_lock lock(pending_mu_);
+  for (;;) {
+    pending_cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    if (stopping_) return;
+    // Give an Insert the chance to take the queue along with its commit.
+    pending_cv_.wait_for(lock, flush_delay_, [this] { return stopping_; });
+    if (stopping_) return;
+    if (pending_.empty()) continue;
+    lock.unlock();
+    {
+      std::lock_guard db(mu_);
+      (void)CommitLocked({});
+    }
+    lock.lock();
+  }
 }
 
 Error Journal::SqliteError(const std::string& what) const {
@@ -204,45 +305,66 @@ Status Journal::Exec(const char* sql) {
 Status Journal::Insert(const v1::Job& job, std::uint64_t ordinal) {
   const std::string spec = job.spec().SerializeAsString();
   const std::string blob = EncodeJob(job);
-  std::lock_guard lock(mu_);
-  sqlite3_reset(insert_);
-  sqlite3_bind_text(insert_, 1, job.id().data(), job.id().size(),
-                    SQLITE_STATIC);
-  sqlite3_bind_int64(insert_, 2, static_cast<sqlite3_int64>(ordinal));
-  sqlite3_bind_blob(insert_, 3, spec.data(), spec.size(), SQLITE_STATIC);
-  sqlite3_bind_blob(insert_, 4, blob.data(), blob.size(), SQLITE_STATIC);
-  if (sqlite3_step(insert_) != SQLITE_DONE) {
-    return SqliteError("cannot journal job " + job.id());
-  }
-  return {};
+  std::unique_lock lock(mu_);
+  // Committed with whatever updates are queued, in one transaction.
+  Status status = CommitLocked([&]() -> Status {
+    sqlite3_reset(insert_);
+    sqlite3_bind_text(insert_, 1, job.id().data(), job.id().size(),
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(insert_, 2, static_cast<sqlite3_int64>(ordinal));
+    sqlite3_bind_blob(insert_, 3, spec.data(), spec.size(), SQLITE_STATIC);
+    sqlite3_bind_blob(insert_, 4, blob.data(), blob.size(), SQLITE_STATIC);
+    const int rc = sqlite3_step(insert_);
+    sqlite3_reset(insert_);
+    if (rc != SQLITE_DONE) return SqliteError("cannot journal job " + job.id());
+    return {};
+  });
+  return status;
 }
 
 Status Journal::Update(const v1::Job& job, const v1::JobResult* result) {
-  const std::string blob = EncodeJob(job);
-  const std::string result_blob =
-      result != nullptr ? result->SerializeAsString() : "";
-  std::lock_guard lock(mu_);
-  sqlite3_stmt* stmt = result != nullptr ? update_with_result_ : update_;
-  sqlite3_reset(stmt);
-  sqlite3_bind_text(stmt, 1, job.id().data(), job.id().size(), SQLITE_STATIC);
-  sqlite3_bind_blob(stmt, 2, blob.data(), blob.size(), SQLITE_STATIC);
+  PendingUpdate update;
+  update.id = job.id();
+  update.job = EncodeJob(job);
   if (result != nullptr) {
-    sqlite3_bind_blob(stmt, 3, result_blob.data(), result_blob.size(),
-                      SQLITE_STATIC);
+    update.result = result->SerializeAsString();
+    update.has_result = true;
   }
-  if (sqlite3_step(stmt) != SQLITE_DONE) {
-    return SqliteError("cannot journal the state of job " + job.id());
+  bool first = false;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto [it, inserted] =
+        pending_index_.try_emplace(update.id, pending_.size());
+    if (inserted) {
+      pending_.push_back(std::move(update));
+    } else {
+      // A newer state of a job already queued replaces it; a queued result
+      // stays unless this update brings one (UPDATE without a result leaves
+      // the column as it is).
+      PendingUpdate& queued = pending_[it->second];
+      queued.job = std::move(update.job);
+      if (update.has_result) {
+        queued.result = std::move(update.result);
+        queued.has_result = true;
+      }
+    }
+    first = pending_.size() == 1 && inserted;
   }
-  return {};
+  if (first) pending_cv_.notify_one();
+  return failure();
 }
 
 Status Journal::Delete(const std::string& id) {
-  std::lock_guard lock(mu_);
-  sqlite3_reset(delete_);
-  sqlite3_bind_text(delete_, 1, id.data(), id.size(), SQLITE_STATIC);
-  if (sqlite3_step(delete_) != SQLITE_DONE)
-    return SqliteError("cannot delete job " + id);
-  return {};
+  std::unique_lock lock(mu_);
+  Status status = CommitLocked([&]() -> Status {
+    sqlite3_reset(delete_);
+    sqlite3_bind_text(delete_, 1, id.data(), id.size(), SQLITE_STATIC);
+    const int rc = sqlite3_step(delete_);
+    sqlite3_reset(delete_);
+    if (rc != SQLITE_DONE) return SqliteError("cannot delete job " + id);
+    return {};
+  });
+  return status;
 }
 
 Status Journal::DeleteMany(const std::vector<std::string>& ids) {
@@ -270,6 +392,7 @@ Status Journal::DeleteMany(const std::vector<std::string>& ids) {
 
 Result<std::vector<Journal::StoredJob>> Journal::LoadAll() {
   std::lock_guard lock(mu_);
+  if (Status status = CommitLocked({}); !status.ok()) return status.error();
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(
           db_, "SELECT ordinal, spec, job, result FROM jobs ORDER BY ordinal",
