@@ -32,45 +32,41 @@
 
 #include "compute/common/status.h"
 #include "impulse/v1/jobs.pb.h"
+#include "server/core/job_store.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace impulse::core {
 
-class Journal {
+class Journal final : public JobStore {
  public:
-  // A job as the journal has it.
-  struct StoredJob {
-    v1::Job job;  // with spec; without result
-    std::uint64_t ordinal = 0;
-    std::optional<v1::JobResult> result;
-  };
+  using StoredJob = core::StoredJob;
 
   // Opens or creates the journal at `path`. Errors (unwritable directory,
   // corrupt file, not a database) are kUnavailable with SQLite's reason.
   static Result<std::unique_ptr<Journal>> Open(
       const std::string& path, bool full_sync = false,
       std::chrono::milliseconds flush_delay = std::chrono::milliseconds(2));
-  ~Journal();
+  ~Journal() override;
 
   // Inserts a new job (state QUEUED).
-  Status Insert(const v1::Job& job, std::uint64_t ordinal);
+  Status Insert(const v1::Job& job, std::uint64_t ordinal) override;
   // Queues the job's current state (and its result when given) for the
   // next commit (see above). Returns the first error a commit of queued
   // updates has met since the journal opened.
-  Status Update(const v1::Job& job, const v1::JobResult* result);
-  Status Delete(const std::string& id);
+  Status Update(const v1::Job& job, const v1::JobResult* result) override;
+  Status Delete(const std::string& id) override;
   // Deletes the jobs in one transaction: all of them or, on an error, none.
-  Status DeleteMany(const std::vector<std::string>& ids);
+  Status DeleteMany(const std::vector<std::string>& ids) override;
   // Every job, oldest first.
-  Result<std::vector<StoredJob>> LoadAll();
+  Result<std::vector<StoredJob>> LoadAll() override;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const override { return path_; }
   // How many times this journal has been opened (1 on a new file). Jobs
   // restored after a restart number their new events from boot << 32, so a
   // sequence number never goes back, whatever a watcher saw before the crash.
-  std::uint64_t boot() const { return boot_; }
+  std::uint64_t boot() const override { return boot_; }
 
  private:
   // A queued Update: the encoded row.
