@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "proto/duration_text.h"
+#include "server/cluster/redis_store.h"
 #include "server/edge/token_auth.h"
 #include "server/impulse_server.h"
 
@@ -26,6 +27,8 @@ int main(int argc, char** argv) {
   int drain_ms = 5000;
   std::string auth_tokens;
   std::string retention = "24h";
+  std::string cluster_redis;
+  int cluster_lease_ms = 5000;
   options.manager.retention_max_jobs = 100'000;
 
   CLI::App app{
@@ -158,6 +161,18 @@ int main(int argc, char** argv) {
                  "keep at most this many finished jobs, removing the oldest "
                  "finished first; 0 = no limit")
       ->capture_default_str();
+  app.add_option(
+         "--cluster_redis", cluster_redis,
+         "cluster mode: redis://HOST:PORT shared by several replicas (queue, "
+         "jobs, events, results and leases live there, so any replica "
+         "answers for any job); replaces --journal. Without it: one process")
+      ->type_name("URL");
+  app.add_option("--cluster_lease_ms", cluster_lease_ms,
+                 "cluster mode: a replica that stops renewing its jobs' "
+                 "leases (it died) loses them to another replica after this "
+                 "long")
+      ->capture_default_str()
+      ->check(CLI::Range(200, 600'000));
   app.add_option("--drain_timeout_ms", drain_ms,
                  "on SIGTERM, how long open calls may take to finish")
       ->capture_default_str();
@@ -195,7 +210,16 @@ int main(int argc, char** argv) {
     options.auth = auth.value();
   }
   options.manager.storage_dir = options.data_dir;  // datasets/, results/
-  if (journal) {
+  if (!cluster_redis.empty()) {
+    auto store = impulse::cluster::RedisStore::Open(
+        {.url = cluster_redis,
+         .lease = std::chrono::milliseconds(cluster_lease_ms)});
+    if (!store.ok()) {
+      spdlog::error("--{}", store.error().ToString());
+      return 2;
+    }
+    options.manager.cluster = std::move(store.value());
+  } else if (journal) {
     options.manager.journal_path =
         (std::filesystem::path(options.data_dir) / "journal.sqlite").string();
     options.manager.journal_full_sync = journal_sync == "full";

@@ -50,6 +50,31 @@ std::uint64_t EventLog::Append(v1::JobEvent event) {
   return seq;
 }
 
+void EventLog::AppendStored(v1::JobEvent event) {
+  const bool terminal =
+      event.type() == v1::STATE_CHANGED && IsTerminal(event.state());
+  auto shared = std::make_shared<v1::JobEvent>(std::move(event));
+  {
+    std::lock_guard lock(mu_);
+    if (closed_.load(std::memory_order_relaxed) ||
+        shared->seq() <= last_seq_.load(std::memory_order_relaxed)) {
+      return;
+    }
+    const std::uint64_t seq = shared->seq();
+    events_.push_back(std::move(shared));
+    if (events_.size() > options_.max_events) {
+      auto oldest_progress = std::find_if(
+          events_.begin(), events_.end(),
+          [](const SharedEvent& e) { return e->type() == v1::PROGRESS; });
+      if (oldest_progress != events_.end()) events_.erase(oldest_progress);
+    }
+    next_seq_ = seq + 1;
+    last_seq_.store(seq, std::memory_order_release);
+    if (terminal) closed_.store(true, std::memory_order_release);
+  }
+  waiters_.WakeAll();
+}
+
 namespace {
 
 template <typename Deque>

@@ -33,6 +33,10 @@ class EventLog {
   // Stamps `event` with its sequence number and time, appends it and wakes the
   // watchers. A STATE_CHANGED event to a terminal state closes the log.
   std::uint64_t Append(v1::JobEvent event);
+  // Appends an event that already has its sequence number and time (a copy
+  // of another replica's log, in cluster mode): no coalescing, and one not
+  // newer than the last is ignored. A terminal event closes the log.
+  void AppendStored(v1::JobEvent event);
 
   // Events are immutable once appended and shared by every reader.
   using SharedEvent = std::shared_ptr<const v1::JobEvent>;

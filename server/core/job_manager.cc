@@ -88,12 +88,16 @@ JobManager::JobManager(JobManagerOptions options)
                      ? ""
                      : options_.storage_dir + "/datasets",
           .max_dataset_bytes = options_.max_dataset_bytes})),
+      cluster_(options_.cluster.get()),
       cache_(options_.result_cache_bytes),
       scheduler_(
           options_.scheduler,
           [this](const std::shared_ptr<JobRecord>& job) { RunJob(job); }) {}
 
 JobManager::~JobManager() {
+  // Cluster: no new claims; the jobs this replica still holds stop here and
+  // their leases go to other replicas.
+  StopCluster();
   std::lock_guard lock(mu_);
   for (auto& [id, job] : by_id_) job->cancel_flag().store(true);
 }
@@ -150,6 +154,7 @@ void JobManager::AnnounceShutdown() {
 }
 
 void JobManager::WakeAllWatchers() {
+  if (mirrors_ != nullptr) mirrors_->WakeAll();
   std::lock_guard lock(mu_);
   for (auto& [id, job] : by_id_) job->events().WakeAll();
 }
@@ -233,6 +238,7 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(
   if (Status status = ValidateSpec(spec, tenant); !status.ok()) {
     return status.error();
   }
+  if (cluster_ != nullptr) return SubmitShared(spec, tenant);
 
   std::shared_ptr<JobRecord> job;
   {
@@ -334,6 +340,12 @@ void JobManager::Journal(const JobRecord& job, const v1::JobResult* result) {
 }
 
 void JobManager::JournalFailed(const Error& error) {
+  if (cluster_ != nullptr) {
+    // Not a latch: readiness follows the store's health, which logs the
+    // outage once and comes back by itself.
+    spdlog::debug("cluster store: {}", error.ToString());
+    return;
+  }
   if (journal_ok_.exchange(false)) {
     spdlog::error(
         "journal={} failed: {}; refusing new work from now on (Submit and Run "
@@ -352,7 +364,8 @@ template <typename Mark>
 bool JobManager::Finish(const JobRecord& job, Mark mark) {
   std::lock_guard lock(mu_);
   if (!mark()) return false;
-  RecordFinishedLocked(job, NowMicros());
+  // Cluster: the store keeps finished jobs (and expires them), not memory.
+  if (cluster_ == nullptr) RecordFinishedLocked(job, NowMicros());
   return true;
 }
 
@@ -429,6 +442,7 @@ std::size_t JobManager::finished_kept() const {
 
 Result<v1::Job> JobManager::Delete(const std::string& id,
                                    const std::string& tenant) {
+  if (cluster_ != nullptr) return DeleteShared(id, tenant);
   std::shared_ptr<JobRecord> job;
   std::string file;
   v1::Job view;
@@ -521,6 +535,10 @@ std::size_t JobManager::SweepExpired(std::size_t max_jobs) {
 
 Status JobManager::Recover() {
   if (Status status = datasets_->Open(); !status.ok()) return status;
+  if (cluster_ != nullptr) {
+    StartCluster();
+    return {};
+  }
   if (options_.journal_path.empty()) {
     RemoveOrphanResultFiles();
     return {};
@@ -577,6 +595,7 @@ Status JobManager::Recover() {
 
 Result<std::shared_ptr<JobRecord>> JobManager::Find(
     const std::string& id, const std::string& tenant) const {
+  if (cluster_ != nullptr) return FindShared(id, tenant);
   std::lock_guard lock(mu_);
   auto it = by_id_.find(id);
   // Another tenant's job answers exactly like a missing one.
@@ -603,6 +622,7 @@ Result<v1::ListJobsResponse> JobManager::List(
                                     "not a token from a previous List");
     }
   }
+  if (cluster_ != nullptr) return ListShared(request, page_size, after, tenant);
   v1::ListJobsResponse response;
   std::uint64_t last_returned = 0;
   std::lock_guard lock(mu_);
@@ -635,6 +655,7 @@ Result<v1::ListJobsResponse> JobManager::List(
 
 Result<std::shared_ptr<JobRecord>> JobManager::Cancel(
     const std::string& id, const std::string& tenant) {
+  if (cluster_ != nullptr) return CancelShared(id, tenant);
   Result<std::shared_ptr<JobRecord>> found = Find(id, tenant);
   if (!found.ok()) return found;
   const std::shared_ptr<JobRecord>& job = found.value();
@@ -783,10 +804,12 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
   } else if (result.error().code == ErrorCode::kCancelled &&
              !job->cancel_requested().load()) {
     // Stopped by a server shutdown, not by a client: stays journaled as
-    // RUNNING, so the next start queues it again.
+    // RUNNING, so the next start queues it again (cluster: another replica
+    // takes it over).
     spdlog::info(
-        "job={} kind={} stopped by shutdown; it will run again after a restart",
-        job->id(), kind_name);
+        "job={} kind={} stopped by shutdown; it will run again {}", job->id(),
+        kind_name,
+        cluster_ != nullptr ? "on another replica" : "after a restart");
   } else if (result.error().code == ErrorCode::kCancelled) {
     if (Finish(*job,
                [&] { return job->MarkCancelled("cancelled while running"); })) {

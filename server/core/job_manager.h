@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -11,14 +12,18 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "compute/common/status.h"
 #include "impulse/v1/jobs.pb.h"
+#include "server/core/cluster_store.h"
 #include "server/core/dataset_store.h"
 #include "server/core/deadline_watcher.h"
+#include "server/core/job_mirrors.h"
 #include "server/core/job_record.h"
+#include "server/core/job_store.h"
 #include "server/core/journal.h"
 #include "server/core/result_cache.h"
 #include "server/core/result_chunks.h"
@@ -39,6 +44,11 @@ struct JobManagerOptions {
   // SQLite journal file; empty = jobs live in memory only.
   std::string journal_path;
   bool journal_full_sync = false;
+  // Cluster mode (--cluster_redis): jobs, their events and results, and the
+  // queue live in this shared store instead of the journal, so several
+  // replicas serve the same jobs (see job_manager_cluster.cc). Null = one
+  // process. Retention then expires finished jobs in the store.
+  std::shared_ptr<ClusterStore> cluster;
   // Datasets live under <storage_dir>/datasets and large results under
   // <storage_dir>/results; empty = no datasets (analytics jobs refused).
   std::string storage_dir;
@@ -67,8 +77,12 @@ class JobManager {
   // those that were queued or running, removes restored jobs past retention
   // and result files no job refers to. Call once before serving.
   Status Recover();
-  // Accepting new work: not draining, and the journal (if any) is healthy.
-  bool ready() const { return !draining_.load() && journal_ok_.load(); }
+  // Accepting new work: not draining, and the journal (if any) or the
+  // cluster store is healthy.
+  bool ready() const {
+    return !draining_.load() && journal_ok_.load() &&
+           (cluster_ == nullptr || cluster_->healthy());
+  }
 
   // Graceful stop, step 1: refuse new jobs (UNAVAILABLE) and start no queued
   // job; running jobs go on. Queued jobs stay journaled for the next start.
@@ -107,7 +121,8 @@ class JobManager {
   // others run).
   std::size_t SweepExpired(std::size_t max_jobs);
   bool retention_enabled() const {
-    return options_.retention.count() > 0 || options_.retention_max_jobs > 0;
+    return cluster_ == nullptr &&
+           (options_.retention.count() > 0 || options_.retention_max_jobs > 0);
   }
   // Finished jobs kept (the population retention works on).
   std::size_t finished_kept() const;
@@ -207,7 +222,29 @@ class JobManager {
                       std::shared_ptr<const v1::JobResult> result);
   std::string result_dir() const;
 
+  // Cluster mode (job_manager_cluster.cc): the same calls answered from the
+  // shared store, and the threads that take work from its queue and keep
+  // the leases of the jobs this replica runs.
+  void StartCluster();
+  void StopCluster();
+  Result<std::shared_ptr<JobRecord>> SubmitShared(const v1::JobSpec& spec,
+                                                  const std::string& tenant);
+  Result<std::shared_ptr<JobRecord>> FindShared(
+      const std::string& id, const std::string& tenant) const;
+  Result<v1::ListJobsResponse> ListShared(const v1::ListJobsRequest& request,
+                                          std::size_t page_size,
+                                          std::uint64_t before,
+                                          const std::string& tenant) const;
+  Result<std::shared_ptr<JobRecord>> CancelShared(const std::string& id,
+                                                  const std::string& tenant);
+  Result<v1::Job> DeleteShared(const std::string& id,
+                               const std::string& tenant);
+  void ClaimLoop();
+  void HeartbeatLoop();
+  void AdoptClaimed(ClaimedJob claimed);
+
   const JobManagerOptions options_;
+  ClusterStore* const cluster_;  // options_.cluster; null = one process
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<JobRecord>> by_id_;
@@ -224,7 +261,8 @@ class JobManager {
   // the job that computed it, which is removed with the last of them.
   std::unordered_map<std::string, std::size_t> result_file_refs_;
   std::uint64_t next_ordinal_ = 1;
-  std::unique_ptr<core::Journal> journal_;
+  // The SQLite journal or, in cluster mode, the cluster store.
+  std::shared_ptr<JobStore> journal_;
   std::atomic<bool> journal_ok_{true};
   std::atomic<bool> draining_{false};
   std::unique_ptr<DatasetStore> datasets_;  // the "" tenant's
@@ -237,6 +275,14 @@ class JobManager {
   std::atomic<std::uint64_t> finished_{0};
   // Per-job timeouts; outlives the scheduler, whose jobs remove theirs.
   DeadlineWatcher deadlines_;
+  // Cluster mode: copies of the store's jobs for the front-ends, and the
+  // claim and heartbeat threads (stopped before the scheduler goes).
+  std::unique_ptr<JobMirrors> mirrors_;
+  std::mutex cluster_mu_;
+  std::condition_variable cluster_cv_;
+  bool cluster_stop_ = false;  // guarded by cluster_mu_
+  std::thread claimer_;
+  std::thread heartbeat_;
 
   // Declared last: destroyed first, so running jobs finish while the maps
   // above are still alive.

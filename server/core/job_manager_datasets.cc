@@ -132,6 +132,7 @@ Result<std::shared_ptr<JobRecord>> JobManager::SubmitCachedLocked(
 
 void JobManager::RememberResult(const JobRecord& job,
                                 std::shared_ptr<const v1::JobResult> result) {
+  if (cluster_ != nullptr) return;  // the cache is per process
   const jobs::JobKind* kind = jobs::FindJobKind(job.spec());
   if (kind == nullptr) return;
   if (std::optional<std::string> key =

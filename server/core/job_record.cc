@@ -90,6 +90,16 @@ void JobRecord::Restore(const v1::Job& stored,
   }
 }
 
+void JobRecord::Refresh(const v1::Job& stored,
+                        std::shared_ptr<const v1::JobResult> result) {
+  std::lock_guard lock(mu_);
+  job_ = stored;
+  job_.clear_spec();
+  job_.clear_result();
+  job_.clear_last_seq();
+  result_ = std::move(result);
+}
+
 bool JobRecord::MarkRunning(v1::Device placed_on) {
   {
     std::lock_guard lock(mu_);

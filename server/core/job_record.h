@@ -43,6 +43,10 @@ class JobRecord {
   // again (same sequence number) so a watcher resuming after a restart ends.
   void Restore(const v1::Job& stored,
                std::shared_ptr<const v1::JobResult> result);
+  // Replaces the state with another replica's view of the job (cluster
+  // mode), leaving the event log alone: its events come separately.
+  void Refresh(const v1::Job& stored,
+               std::shared_ptr<const v1::JobResult> result);
   bool MarkRunning(v1::Device placed_on);
   bool MarkSucceeded(v1::JobResult result);
   // Succeeds with a shared result: `result_bytes` is its whole encoded size
