@@ -496,7 +496,11 @@ void RedisStore::ReleaseAll() {
   std::vector<std::string> ids;
   {
     std::lock_guard lock(owned_mu_);
-    for (auto& [id, o] : owned_) ids.push_back(id);
+    for (auto& [id, o] : owned_) {
+      // Stops here without a terminal state (not a client's cancel).
+      o->job->cancel_flag().store(true);
+      ids.push_back(id);
+    }
     owned_.clear();
   }
   for (const std::string& id : ids) {

@@ -75,8 +75,9 @@ class ClusterStore : public JobStore {
   // only: they end without a terminal state; another replica re-runs them).
   // While the store is down it tries to reconnect (with backoff).
   virtual void Heartbeat() = 0;
-  // Gives up the leases of every owned job (graceful stop), so another
-  // replica takes them over without waiting for them to expire.
+  // Stops every owned job here (cancel flag only: no terminal state) and
+  // gives up its lease (graceful stop), so another replica takes it over
+  // without waiting for the lease to expire.
   virtual void ReleaseAll() = 0;
   // Cancels a job wherever it is: a queued job nobody has claimed ends
   // CANCELLED at once; otherwise the job's owner sees the request at its

@@ -83,12 +83,12 @@ class JobManager::RunContext final : public jobs::JobContext {
 
 JobManager::JobManager(JobManagerOptions options)
     : options_(std::move(options)),
+      cluster_(options_.cluster.get()),
       datasets_(std::make_unique<DatasetStore>(DatasetStoreOptions{
           .dir = options_.storage_dir.empty()
                      ? ""
                      : options_.storage_dir + "/datasets",
           .max_dataset_bytes = options_.max_dataset_bytes})),
-      cluster_(options_.cluster.get()),
       cache_(options_.result_cache_bytes),
       scheduler_(
           options_.scheduler,
