@@ -161,11 +161,13 @@ Result<RedisReply> RedisConnection::Command(
                    "redis=" + address_.ToString() + ": " + std::string(text),
                    ""};
     }
+    health_->Recovered();
     return Error{
         ErrorCode::kInternal,
         "redis " + args.front() + ": " + std::string(reply->str, reply->len),
         ""};
   }
+  health_->Recovered();
   return reply;
 }
 
