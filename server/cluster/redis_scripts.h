@@ -76,6 +76,8 @@ if ARGV[6] == '1' then
     redis.call('XDEL', KEYS[4], entry)
   end
   if tonumber(ARGV[8]) > 0 then
+    local idem = redis.call('HGET', KEYS[1], 'idem')
+    if idem then redis.call('PEXPIRE', idem, ARGV[8]) end
     redis.call('PEXPIRE', KEYS[1], ARGV[8])
     redis.call('PEXPIRE', KEYS[3], ARGV[8])
   end
@@ -130,6 +132,8 @@ if entry then
   redis.call('XDEL', KEYS[4], entry)
 end
 if tonumber(ARGV[6]) > 0 then
+  local idem = redis.call('HGET', KEYS[1], 'idem')
+  if idem then redis.call('PEXPIRE', idem, ARGV[6]) end
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
 end

@@ -454,18 +454,8 @@ void RedisStore::Heartbeat() {
   }
   for (const std::shared_ptr<Owned>& o : owned) {
     core::JobRecord& job = *o->job;
-    std::unique_ptr<v1::Job> final_job;
-    std::unique_ptr<v1::JobResult> final_result;
-    {
-      std::lock_guard lock(o->mu);
-      final_job = std::move(o->final_job);
-      final_result = std::move(o->final_result);
-    }
-    if (final_job != nullptr) {
-      // A terminal state Redis missed while it was down.
-      if (Update(*final_job, final_result.get()).ok()) continue;
-      return;
-    }
+    // Renewed first: a lease that expired while Redis was down is taken
+    // again (when nobody else claimed the job) before anything is written.
     Result<RedisReply> renewed =
         Run({"EVAL", scripts::kRenew, "2", JobKey(job.id()), LeaseKey(job.id()),
              replica_, std::to_string(options_.lease.count()),
@@ -484,6 +474,19 @@ void RedisStore::Heartbeat() {
     if (answer == 1 && !job.cancel_requested().load()) {
       job.cancel_requested().store(true);
       job.cancel_flag().store(true);
+    }
+    std::unique_ptr<v1::Job> final_job;
+    std::unique_ptr<v1::JobResult> final_result;
+    {
+      std::lock_guard lock(o->mu);
+      final_job = std::move(o->final_job);
+      final_result = std::move(o->final_result);
+    }
+    if (final_job != nullptr) {
+      // A terminal state Redis missed while it was down (a failed Update
+      // keeps it for the next heartbeat again).
+      if (!Update(*final_job, final_result.get()).ok()) return;
+      continue;
     }
     if (core::IsTerminal(job.state())) continue;  // Update publishes it
     v1::Job view = job.ToProto(false);

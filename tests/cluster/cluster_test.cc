@@ -182,8 +182,9 @@ struct WatchLog {
   bool ended = false;
 };
 
+// `first_event` (may be null) counts up when the first event arrives.
 WatchLog WatchToEnd(v1::JobService::Stub& stub, const std::string& id,
-                    Clock::time_point deadline) {
+                    Clock::time_point deadline, std::atomic<int>* first_event) {
   WatchLog log;
   std::uint64_t after = 0;
   while (!log.ended && Clock::now() < deadline) {
@@ -196,6 +197,7 @@ WatchLog WatchToEnd(v1::JobService::Stub& stub, const std::string& id,
     auto reader = stub.Watch(&context, request);
     v1::JobEvent event;
     while (reader->Read(&event)) {
+      if (log.events.empty() && first_event != nullptr) ++*first_event;
       log.events.push_back(event);
       after = event.seq();
       if (IsTerminalEvent(event)) log.ended = true;
@@ -358,21 +360,24 @@ TEST_F(ClusterTest, JobsSurviveAKilledReplicaAndRedisComesBack) {
   // 2. Watchers through the balancer: every long job, and the last jobs.
   std::vector<int> watched;
   for (int i = 0; i < kJobs; ++i) {
-    if (IsLong(i) || i >= kJobs - 3) watched.push_back(i);
+    if (IsLong(i) || i >= kJobs - 20) watched.push_back(i);
   }
   std::vector<WatchLog> watch_logs(watched.size());
+  std::atomic<int> watching{0};  // watchers that got their first event
   std::vector<std::thread> watchers;
   for (std::size_t w = 0; w < watched.size(); ++w) {
     watchers.emplace_back([&, w] {
       auto stub = StubFor("127.0.0.1:" + std::to_string(lb_grpc_port_));
-      watch_logs[w] = WatchToEnd(*stub, ids[watched[w]], deadline);
+      watch_logs[w] = WatchToEnd(*stub, ids[watched[w]], deadline, &watching);
     });
   }
 
-  // 3. SIGKILL the first replica seen running a long job, mid-run.
+  // 3. Once every watcher streams (a third of them from each replica),
+  // SIGKILL the first replica seen running a long job.
   int killed = -1;
   ASSERT_TRUE(WaitUntil(
       [&] {
+        if (watching.load() < static_cast<int>(watched.size())) return false;
         for (int r = 0; r < kReplicas && killed < 0; ++r) {
           const std::string log = replicas_[r]->Log();
           for (int i = 0; i < kJobs; ++i) {
@@ -412,7 +417,7 @@ TEST_F(ClusterTest, JobsSurviveAKilledReplicaAndRedisComesBack) {
   int reconnects = 0;
   for (int i = 0; i < kJobs; ++i) {
     // The stored events: one terminal event, the last one.
-    WatchLog full = WatchToEnd(*stub, ids[i], deadline + 10s);
+    WatchLog full = WatchToEnd(*stub, ids[i], deadline + 10s, nullptr);
     ASSERT_TRUE(full.ended) << ids[i];
     int terminal = 0;
     for (std::size_t k = 0; k < full.events.size(); ++k) {
@@ -442,7 +447,7 @@ TEST_F(ClusterTest, JobsSurviveAKilledReplicaAndRedisComesBack) {
         HttpRequest(lb_http_port_, "GET", "/v1/jobs/" + ids[i]);
     EXPECT_EQ(job.status, 200) << job.body;
     EXPECT_NE(job.body.find("\"SUCCEEDED\""), std::string::npos) << job.body;
-    WatchLog full = WatchToEnd(*stub, ids[i], deadline + 10s);
+    WatchLog full = WatchToEnd(*stub, ids[i], deadline + 10s, nullptr);
     ASSERT_GE(full.events.size(), 2u);
     const std::uint64_t after = full.events[full.events.size() - 2].seq();
     const HttpAnswer sse = HttpRequest(
@@ -462,11 +467,30 @@ TEST_F(ClusterTest, JobsSurviveAKilledReplicaAndRedisComesBack) {
       std::chrono::duration<double>(killed_at - started).count(),
       std::chrono::duration<double>(all_done - killed_at).count());
 
+  EXPECT_GE(reconnects, 1) << "no watcher was cut off by the kill";
+
   // 5. Redis stops: the live replicas turn not ready and refuse new work.
   std::vector<int> alive;
   for (int r = 0; r < kReplicas; ++r) {
     if (r != killed) alive.push_back(r);
   }
+  // A job that runs through the outage (1-2 s of compute): its result is
+  // stored once Redis is back, still exactly once.
+  v1::JobSpec through_spec = MixedSpec(kLongEvery / 2);
+  through_spec.set_idempotency_key("cluster-test-through-outage");
+  through_spec.mutable_particles()->set_t_end(1.0);
+  v1::Job through;
+  ASSERT_TRUE(Submit(through_spec, &through).ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        grpc::ClientContext context;
+        v1::GetJobRequest request;
+        request.set_id(through.id());
+        v1::Job job;
+        return lb_->Get(&context, request, &job).ok() &&
+               job.state() == v1::RUNNING;
+      },
+      10s));
   const std::string warn =
       "redis=127.0.0.1:" + std::to_string(redis_->port()) + " unreachable";
   redis_->Stop();
@@ -524,6 +548,18 @@ TEST_F(ClusterTest, JobsSurviveAKilledReplicaAndRedisComesBack) {
       WaitFinished(after.id(), Clock::now() + 15s);
   ASSERT_TRUE(finished.has_value());
   EXPECT_EQ(finished->state(), v1::SUCCEEDED);
+  std::optional<v1::Job> survived =
+      WaitFinished(through.id(), Clock::now() + 20s);
+  ASSERT_TRUE(survived.has_value()) << "the job running during the outage";
+  EXPECT_EQ(survived->state(), v1::SUCCEEDED);
+  EXPECT_EQ(CheckResult(through_spec, survived->result()), "");
+  WatchLog through_events =
+      WatchToEnd(*stub, through.id(), Clock::now() + 10s, nullptr);
+  int through_terminal = 0;
+  for (const v1::JobEvent& event : through_events.events) {
+    through_terminal += IsTerminalEvent(event);
+  }
+  EXPECT_EQ(through_terminal, 1);
   std::optional<v1::Job> old = WaitFinished(ids[0], Clock::now() + 5s);
   ASSERT_TRUE(old.has_value()) << "a job from before the outage is gone";
   EXPECT_EQ(CheckResult(specs[0], old->result()), "");
