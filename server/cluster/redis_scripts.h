@@ -7,8 +7,9 @@
 namespace impulse::cluster::scripts {
 
 // KEYS: job hash, events stream, queue stream, tenant's job index (zset),
-// idempotency key. ARGV: id, job bytes, tenant, ordinal, first event bytes,
-// has idempotency key (1/0), events kept per job.
+// idempotency key. ARGV: id, job bytes (without spec), tenant, ordinal,
+// first event bytes, has idempotency key (1/0), events kept per job, spec
+// bytes (written once; updates leave it alone).
 // Returns the id of the job that has the idempotency key (this one if new).
 inline constexpr const char* kInsert = R"lua(
 if ARGV[6] == '1' then
@@ -19,7 +20,7 @@ end
 local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
 redis.call('HSET', KEYS[1], 'job', ARGV[2], 'tenant', ARGV[3],
            'ordinal', ARGV[4], 'state', '1', 'claims', '0', 'entry', entry,
-           'last_seq', '1', 'cancel', '0')
+           'last_seq', '1', 'cancel', '0', 'spec', ARGV[8])
 if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'idem', KEYS[5]) end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '1-0', 'e', ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
@@ -29,7 +30,7 @@ return ARGV[1]
 // Takes a queue entry. KEYS: job hash, lease, queue. ARGV: replica, lease
 // ms, entry id, group. Returns {0} finished or gone (entry acknowledged),
 // {1} another replica's lease holds it, or {2, claims, job bytes, ordinal,
-// last_seq, cancel} when this replica now holds the lease.
+// last_seq, cancel, spec bytes} when this replica now holds the lease.
 inline constexpr const char* kClaim = R"lua(
 local state = tonumber(redis.call('HGET', KEYS[1], 'state') or '0')
 if state == 0 or state >= 3 then
@@ -42,12 +43,14 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 local claims = redis.call('HINCRBY', KEYS[1], 'claims', 1)
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'entry', ARGV[3])
-local h = redis.call('HMGET', KEYS[1], 'job', 'ordinal', 'last_seq', 'cancel')
-return {2, claims, h[1], h[2], h[3], h[4]}
+local h = redis.call('HMGET', KEYS[1], 'job', 'ordinal', 'last_seq', 'cancel',
+                    'spec')
+return {2, claims, h[1], h[2], h[3], h[4], h[5]}
 )lua";
 
 // The lease holder publishes events and state. KEYS: job hash, lease,
-// events stream, queue. ARGV: replica, job bytes ('' = keep), state, result
+// events stream, queue. ARGV: replica, job bytes without spec ('' = keep),
+// state, result
 // bytes, has result (1/0), terminal (1/0), group, retention ms, events kept,
 // then (seq, event bytes) pairs, oldest first. Returns 1 when written, 0
 // when this replica no longer holds the lease or the job already ended.
@@ -109,7 +112,8 @@ return 0
 )lua";
 
 // Cancels a job. KEYS: job hash, lease, events stream, queue. ARGV:
-// last_seq the caller read, cancelled job bytes, terminal event bytes, its
+// last_seq the caller read, cancelled job bytes (without spec), terminal
+// event bytes, its
 // seq, group, retention ms, events kept. A queued job nobody holds (and
 // unchanged since the caller read it) ends CANCELLED here (returns 2);
 // otherwise the cancel flag tells its owner (returns 1). 0: already ended;

@@ -159,12 +159,15 @@ Result<std::string> RedisStore::InsertQueued(const v1::Job& job,
                                              std::uint64_t ordinal,
                                              const v1::JobEvent& queued) {
   const std::string& key = job.spec().idempotency_key();
+  v1::Job view = job;
+  view.clear_spec();
   Result<RedisReply> reply =
       Run({"EVAL", scripts::kInsert, "5", JobKey(job.id()), EventsKey(job.id()),
            kQueue, IndexKey(job.tenant()), IdempotencyKey(job.tenant(), key),
-           job.id(), job.SerializeAsString(), job.tenant(),
+           job.id(), view.SerializeAsString(), job.tenant(),
            std::to_string(ordinal), queued.SerializeAsString(),
-           key.empty() ? "0" : "1", std::to_string(options_.max_events)});
+           key.empty() ? "0" : "1", std::to_string(options_.max_events),
+           job.spec().SerializeAsString()});
   if (!reply.ok()) return reply.error();
   return Text(reply.value().get());
 }
@@ -182,11 +185,11 @@ Status RedisStore::Insert(const v1::Job& job, std::uint64_t ordinal) {
 }
 
 Result<std::optional<core::StoredJob>> RedisStore::Load(const std::string& id) {
-  Result<RedisReply> reply =
-      Run({"HMGET", JobKey(id), "job", "ordinal", "result", "last_seq"});
+  Result<RedisReply> reply = Run(
+      {"HMGET", JobKey(id), "job", "ordinal", "result", "last_seq", "spec"});
   if (!reply.ok()) return reply.error();
   const redisReply* r = reply.value().get();
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
     return BadReply("HMGET");
   }
   if (r->element[0]->type != REDIS_REPLY_STRING) {
@@ -206,6 +209,10 @@ Result<std::optional<core::StoredJob>> RedisStore::Load(const std::string& id) {
     }
   }
   stored.job.set_last_seq(Number(Text(r->element[3])));
+  if (!stored.job.mutable_spec()->ParseFromArray(
+          r->element[4]->str, static_cast<int>(r->element[4]->len))) {
+    return BadReply("HMGET (spec)");
+  }
   return std::optional<core::StoredJob>(std::move(stored));
 }
 
@@ -273,7 +280,7 @@ Result<std::optional<core::ClaimedJob>> RedisStore::ClaimEntry(
     return BadReply("claim");
   }
   if (r->element[0]->integer != 2) return std::optional<core::ClaimedJob>();
-  if (r->elements != 6 || r->element[2]->type != REDIS_REPLY_STRING) {
+  if (r->elements != 7 || r->element[2]->type != REDIS_REPLY_STRING) {
     return BadReply("claim");
   }
   core::ClaimedJob claimed;
@@ -285,6 +292,10 @@ Result<std::optional<core::ClaimedJob>> RedisStore::ClaimEntry(
   claimed.stored.ordinal = Number(Text(r->element[3]));
   claimed.last_seq = Number(Text(r->element[4]));
   claimed.cancel_requested = Text(r->element[5]) == "1";
+  if (!claimed.stored.job.mutable_spec()->ParseFromArray(
+          r->element[6]->str, static_cast<int>(r->element[6]->len))) {
+    return BadReply("claim (spec)");
+  }
   return std::optional<core::ClaimedJob>(std::move(claimed));
 }
 
@@ -373,6 +384,13 @@ Result<bool> RedisStore::Publish(Owned& owned, const v1::Job* job,
                                  const v1::JobResult* result) {
   std::lock_guard lock(owned.mu);
   const bool final = job != nullptr && core::IsTerminal(job->state());
+  // The spec was stored once with the job: only the view changes.
+  std::string view;
+  if (job != nullptr) {
+    v1::Job without_spec = *job;
+    without_spec.clear_spec();
+    view = without_spec.SerializeAsString();
+  }
   std::vector<v1::JobEvent> events = owned.job->events().ReadAfter(
       owned.published_seq, std::numeric_limits<std::size_t>::max());
   const std::string& id = owned.job->id();
@@ -385,7 +403,7 @@ Result<bool> RedisStore::Publish(Owned& owned, const v1::Job* job,
       EventsKey(id),
       kQueue,
       replica_,
-      job != nullptr ? job->SerializeAsString() : "",
+      view,
       job != nullptr ? std::to_string(static_cast<int>(job->state())) : "",
       result != nullptr ? result->SerializeAsString() : "",
       result != nullptr ? "1" : "0",
@@ -528,6 +546,7 @@ Status RedisStore::RequestCancel(const std::string& id) {
   const std::uint64_t last_seq = stored.last_seq();
   v1::Job cancelled = stored;
   cancelled.clear_last_seq();
+  cancelled.clear_spec();
   cancelled.set_state(v1::CANCELLED);
   *cancelled.mutable_end_time() = core::NowTimestamp();
   cancelled.mutable_error()->set_code("CANCELLED");

@@ -74,6 +74,28 @@ TEST(EventLogTest, NothingIsAppendedAfterTheTerminalEvent) {
   EXPECT_EQ(log.ReadAfter(0, 10).size(), 1u);
 }
 
+TEST(EventLogTest, StoredEventsKeepTheirSequenceNumbersAndNeverGoBack) {
+  EventLog log;
+  v1::JobEvent queued = State(v1::QUEUED);
+  queued.set_seq(1);
+  log.AppendStored(queued);
+  // Another replica's run numbers its events from claims << 32.
+  v1::JobEvent progress = Progress(0.5);
+  progress.set_seq((std::uint64_t{2} << 32) + 1);
+  log.AppendStored(progress);
+  log.AppendStored(progress);  // a repeat is ignored
+  log.AppendStored(queued);    // so is an older one
+  EXPECT_EQ(log.last_seq(), (std::uint64_t{2} << 32) + 1);
+  ASSERT_EQ(log.ReadAfter(0, 100).size(), 2u);
+  EXPECT_EQ(log.ReadAfter(1, 100).front().fraction(), 0.5);
+  v1::JobEvent done = State(v1::SUCCEEDED);
+  done.set_seq((std::uint64_t{2} << 32) + 2);
+  log.AppendStored(done);
+  EXPECT_TRUE(log.closed());
+  // A local append after it (e.g. a shutdown notice) would go nowhere.
+  EXPECT_EQ(log.Append(Progress(0.9)), done.seq());
+}
+
 TEST(EventLogTest, AWaiterResumesOnItsExecutorWhenAnotherThreadAppends) {
   EventLog log;
   boost::asio::io_context io;
