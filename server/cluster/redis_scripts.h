@@ -9,14 +9,19 @@ namespace impulse::cluster::scripts {
 // KEYS: job hash, events stream, queue stream, tenant's job index (zset),
 // idempotency key. ARGV: id, job bytes (without spec), tenant, ordinal,
 // first event bytes, has idempotency key (1/0), events kept per job, spec
-// bytes (written once; updates leave it alone).
-// Returns the id of the job that has the idempotency key (this one if new).
+// bytes (written once; updates leave it alone), most unfinished jobs (0 =
+// no limit). Returns the id of the job that has the idempotency key (this
+// one if new), or '' when the queue is full.
 inline constexpr const char* kInsert = R"lua(
 if ARGV[6] == '1' then
   local existing = redis.call('GET', KEYS[5])
   if existing then return existing end
-  redis.call('SET', KEYS[5], ARGV[1])
 end
+-- Queue entries live until their job ends: XLEN counts unfinished jobs.
+if tonumber(ARGV[9]) > 0 and redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[9]) then
+  return ''
+end
+if ARGV[6] == '1' then redis.call('SET', KEYS[5], ARGV[1]) end
 local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
 redis.call('HSET', KEYS[1], 'job', ARGV[2], 'tenant', ARGV[3],
            'ordinal', ARGV[4], 'state', '1', 'claims', '0', 'entry', entry,

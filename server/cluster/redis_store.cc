@@ -157,7 +157,8 @@ Result<std::uint64_t> RedisStore::NextOrdinal() {
 
 Result<std::string> RedisStore::InsertQueued(const v1::Job& job,
                                              std::uint64_t ordinal,
-                                             const v1::JobEvent& queued) {
+                                             const v1::JobEvent& queued,
+                                             std::size_t max_unfinished) {
   const std::string& key = job.spec().idempotency_key();
   v1::Job view = job;
   view.clear_spec();
@@ -167,9 +168,17 @@ Result<std::string> RedisStore::InsertQueued(const v1::Job& job,
            job.id(), view.SerializeAsString(), job.tenant(),
            std::to_string(ordinal), queued.SerializeAsString(),
            key.empty() ? "0" : "1", std::to_string(options_.max_events),
-           job.spec().SerializeAsString()});
+           job.spec().SerializeAsString(), std::to_string(max_unfinished)});
   if (!reply.ok()) return reply.error();
-  return Text(reply.value().get());
+  std::string id = Text(reply.value().get());
+  if (id.empty()) {
+    return Error{ErrorCode::kResourceExhausted,
+                 "the cluster queue is full (" +
+                     std::to_string(max_unfinished) +
+                     " unfinished jobs, --max_queued); retry later",
+                 ""};
+  }
+  return id;
 }
 
 Status RedisStore::Insert(const v1::Job& job, std::uint64_t ordinal) {
@@ -179,7 +188,7 @@ Status RedisStore::Insert(const v1::Job& job, std::uint64_t ordinal) {
   queued.set_type(v1::STATE_CHANGED);
   queued.set_state(v1::QUEUED);
   *queued.mutable_time() = core::NowTimestamp();
-  Result<std::string> id = InsertQueued(job, ordinal, queued);
+  Result<std::string> id = InsertQueued(job, ordinal, queued, 0);
   if (!id.ok()) return id.error();
   return {};
 }

@@ -66,7 +66,8 @@ class RedisStore final : public core::ClusterStore {
   bool healthy() const override { return health_.up(); }
   Result<std::uint64_t> NextOrdinal() override;
   Result<std::string> InsertQueued(const v1::Job& job, std::uint64_t ordinal,
-                                   const v1::JobEvent& queued) override;
+                                   const v1::JobEvent& queued,
+                                   std::size_t max_unfinished) override;
   Result<std::optional<core::StoredJob>> Load(const std::string& id) override;
   Result<std::vector<v1::JobEvent>> ReadEvents(const std::string& id,
                                                std::uint64_t after_seq,

@@ -46,10 +46,13 @@ class ClusterStore : public JobStore {
   virtual Result<std::uint64_t> NextOrdinal() = 0;
   // Writes a queued job with its first event and puts it on the queue,
   // unless its spec's idempotency key already names a job of its tenant:
-  // then nothing is written. Returns the id of the job that has the key.
+  // then nothing is written. Returns the id of the job that has the key;
+  // kResourceExhausted when `max_unfinished` jobs (0 = no limit) are queued
+  // or running in the whole cluster.
   virtual Result<std::string> InsertQueued(const v1::Job& job,
                                            std::uint64_t ordinal,
-                                           const v1::JobEvent& queued) = 0;
+                                           const v1::JobEvent& queued,
+                                           std::size_t max_unfinished) = 0;
   // Any replica's job; nullopt when there is none.
   virtual Result<std::optional<StoredJob>> Load(const std::string& id) = 0;
   // The job's stored events with seq > after_seq, oldest first.

@@ -148,9 +148,14 @@ Result<std::shared_ptr<JobRecord>> JobManager::SubmitShared(
                                          options_.event_log, 1, tenant);
   job->MarkQueued();
   std::vector<v1::JobEvent> first = job->events().ReadAfter(0, 1);
+  // --max_queued bounds the unfinished jobs of the whole cluster.
   Result<std::string> id =
-      cluster_->InsertQueued(job->ToProto(false), ordinal.value(), first[0]);
-  if (!id.ok()) return StoreUnavailable(id.error());
+      cluster_->InsertQueued(job->ToProto(false), ordinal.value(), first[0],
+                             options_.scheduler.max_queued);
+  if (!id.ok()) {
+    if (id.error().code == ErrorCode::kResourceExhausted) return id.error();
+    return StoreUnavailable(id.error());
+  }
   if (id.value() != job->id()) {
     // The idempotency key names an earlier job (of any replica).
     Result<std::shared_ptr<JobRecord>> existing = mirrors_->Get(id.value());

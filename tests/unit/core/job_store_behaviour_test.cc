@@ -69,6 +69,7 @@ class JobStoreBehaviourTest : public ::testing::TestWithParam<Backend> {
     JobManagerOptions options;
     options.scheduler.cpu_threads = 1;
     options.scheduler.max_running = 1;
+    options.scheduler.max_queued = max_queued_;
     options.result_cache_bytes = 0;
     if (GetParam() == Backend::kRedis) {
       auto store =
@@ -112,6 +113,7 @@ class JobStoreBehaviourTest : public ::testing::TestWithParam<Backend> {
 
   static testing::RedisProcess* redis_;
   std::string dir_;
+  std::size_t max_queued_ = 10'000;
   std::unique_ptr<JobManager> manager_;
 };
 
@@ -268,6 +270,25 @@ TEST_P(JobStoreBehaviourTest, FinishedJobsOutliveTheManager) {
   // Its events end with the terminal one, so a watcher that resumes ends.
   std::shared_ptr<JobRecord> closed = WaitClosed(*manager_, id);
   ASSERT_NE(closed, nullptr);
+}
+
+TEST_P(JobStoreBehaviourTest, SubmitsBeyondTheQueueLimitAreRefused) {
+  // (The journal's limit counts queued jobs; the cluster's counts queued
+  // and running ones: either way the third of these is refused.)
+  max_queued_ = 1;
+  manager_.reset();
+  manager_ = MakeManager();
+  ASSERT_NE(manager_, nullptr);
+  std::vector<std::string> ids;
+  Result<std::shared_ptr<JobRecord>> last = Error{};
+  for (int i = 0; i < 3; ++i) {
+    last = manager_->Submit(PiSpec(100'000'000'000, i));
+    if (last.ok()) ids.push_back(last.value()->id());
+  }
+  ASSERT_FALSE(last.ok());
+  EXPECT_EQ(last.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_NE(last.error().message.find("full"), std::string::npos);
+  for (const std::string& id : ids) ASSERT_TRUE(manager_->Cancel(id).ok());
 }
 
 TEST_P(JobStoreBehaviourTest, UnfinishedJobsRunAgainUnderANewManager) {
