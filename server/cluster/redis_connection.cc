@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 
 namespace impulse::cluster {
@@ -140,16 +141,29 @@ Result<RedisReply> RedisConnection::Command(
     lengths.push_back(a.size());
   }
   std::lock_guard lock(mu_);
+  const bool reused = context_ != nullptr;
   if (Status status = ConnectLocked(); !status.ok()) return status.error();
   auto* raw = static_cast<redisReply*>(redisCommandArgv(
       context_, static_cast<int>(args.size()), argv.data(), lengths.data()));
+  if (raw == nullptr && reused &&
+      (context_->err == REDIS_ERR_EOF ||
+       (context_->err == REDIS_ERR_IO &&
+        (errno == ECONNRESET || errno == EPIPE)))) {
+    // A connection left from before a Redis restart: the server closed it
+    // without running the command, so one retry on a new connection is
+    // safe (and an outage that is already over is not logged again).
+    redisFree(context_);
+    context_ = nullptr;
+    if (Status status = ConnectLocked(); !status.ok()) return status.error();
+    raw = static_cast<redisReply*>(redisCommandArgv(
+        context_, static_cast<int>(args.size()), argv.data(), lengths.data()));
+  }
   if (raw == nullptr) {
     const std::string reason = context_->errstr;
     DropLocked(reason);
     return Error{ErrorCode::kUnavailable,
                  "redis=" + address_.ToString() + ": " + reason, ""};
   }
-  health_->Recovered();
   RedisReply reply(raw, &FreeReply);
   if (reply->type == REDIS_REPLY_ERROR) {
     const std::string_view text(reply->str, reply->len);

@@ -336,10 +336,13 @@ Result<std::vector<core::ClaimedJob>> RedisStore::Claim(
         claim_connection_.Command({"XAUTOCLAIM", kQueue, kGroup, replica_,
                                    std::to_string(options_.lease.count()),
                                    "0-0", "COUNT", std::to_string(max)});
-    if (!reply.ok()) return reply.error();
-    const redisReply* r = reply.value().get();
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
-      collect(r->element[1]);
+    if (reply.ok()) {
+      const redisReply* r = reply.value().get();
+      if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+        collect(r->element[1]);
+      }
+    } else if (reply.error().message.find("NOGROUP") == std::string::npos) {
+      return reply.error();  // (NOGROUP: the read below recreates it)
     }
   }
   const bool taking_over = !entries.empty();
@@ -351,6 +354,16 @@ Result<std::vector<core::ClaimedJob>> RedisStore::Claim(
   }
   read.insert(read.end(), {"STREAMS", kQueue, ">"});
   Result<RedisReply> reply = claim_connection_.Command(read);
+  if (!reply.ok() &&
+      reply.error().message.find("NOGROUP") != std::string::npos) {
+    // Redis came back without its data (no persistence): the queue starts
+    // over, with a new group.
+    spdlog::warn("redis={} lost the queue's consumer group; creating it again",
+                 address_.ToString());
+    (void)claim_connection_.Command(
+        {"XGROUP", "CREATE", kQueue, kGroup, "0", "MKSTREAM"});
+    return claimed;
+  }
   if (!reply.ok()) return reply.error();
   const redisReply* r = reply.value().get();
   if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
