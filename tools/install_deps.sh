@@ -11,6 +11,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
+  python3-yaml curl  # tests/deploy: YAML checks, deploy/healthcheck.sh
 )
 
 missing=()
