@@ -22,5 +22,5 @@ if [[ -n "${IMPULSE_TLS_CERT:-}" ]]; then
     extra+=(--cert "$IMPULSE_HEALTHCHECK_CERT" --key "${IMPULSE_HEALTHCHECK_KEY:-}")
   fi
 fi
-curl --silent --show-error --fail --max-time "${IMPULSE_HEALTHCHECK_TIMEOUT:-3}" \
+curl --silent --show-error --fail --noproxy "*" --max-time "${IMPULSE_HEALTHCHECK_TIMEOUT:-3}" \
   --output /dev/null "${extra[@]+"${extra[@]}"}" "$scheme://127.0.0.1:$port$path" || exit 1  # Docker reserves 2

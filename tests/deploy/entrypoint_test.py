@@ -13,7 +13,12 @@
    fails on a wrong port), and SIGTERM ends it with exit status 0 after the
    drain of the timeout given as an argument.
 
-Usage: entrypoint_test.py ENTRYPOINT IMPULSED HEALTHCHECK
+4. TLS and mutual TLS from IMPULSE_TLS_* with certificates made by
+   MAKE_CERTS: deploy/healthcheck.sh passes over HTTPS (with the client
+   certificate it is given under mutual TLS) and fails without, and SIGTERM
+   still gives exit status 0.
+
+Usage: entrypoint_test.py ENTRYPOINT IMPULSED HEALTHCHECK [MAKE_CERTS]
 """
 import os
 import shutil
@@ -163,12 +168,16 @@ server = subprocess.Popen([ENTRYPOINT, "--drain_timeout_ms=1500"], env=env,
                           start_new_session=True)
 
 
+# Straight to the server, whatever http_proxy says.
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def get(path, token=None):
     request = urllib.request.Request(f"http://127.0.0.1:{http_port}{path}")
     if token:
         request.add_header("Authorization", "Bearer " + token)
     try:
-        with urllib.request.urlopen(request, timeout=2) as response:
+        with opener.open(request, timeout=2) as response:
             return response.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -248,6 +257,76 @@ finally:
         pass
     if server.poll() is None:
         server.wait()
+
+
+# --- 4. TLS and mutual TLS through the variables; the HTTPS health check -----
+def healthcheck(port, **env):
+    return subprocess.run([HEALTHCHECK, "/readyz"],
+                          env=clean_env(IMPULSE_HTTP_PORT=str(port), **env),
+                          capture_output=True, text=True, timeout=30).returncode
+
+
+def run_tls(name, certs, mutual):
+    http = free_port()
+    env = clean_env(
+        IMPULSED_BIN=IMPULSED, IMPULSE_GRPC_PORT=str(free_port()),
+        IMPULSE_HTTP_PORT=str(http), IMPULSE_DATA_DIR=os.path.join(TMP, name),
+        IMPULSE_AUTH_TOKENS=tokens, IMPULSE_LISTEN_HOST="127.0.0.1",
+        IMPULSE_TLS_CERT=os.path.join(certs, "server.pem"),
+        IMPULSE_TLS_KEY=os.path.join(certs, "server.key"),
+        IMPULSE_DRAIN_TIMEOUT_MS="500", IMPULSE_CPU_THREADS="1",
+        IMPULSE_IO_THREADS="1", IMPULSE_USE_GPU="false")
+    client = {}
+    if mutual:
+        env["IMPULSE_TLS_CLIENT_CA"] = os.path.join(certs, "ca.pem")
+        client = dict(IMPULSE_HEALTHCHECK_CERT=os.path.join(certs, "client.pem"),
+                      IMPULSE_HEALTHCHECK_KEY=os.path.join(certs, "client.key"))
+    tls_env = {"IMPULSE_TLS_CERT": env["IMPULSE_TLS_CERT"], **client}
+    out = open(os.path.join(TMP, name + ".log"), "w")
+    proc = subprocess.Popen([ENTRYPOINT], env=env, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, rc = time.monotonic() + 30, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            rc = healthcheck(http, **tls_env)
+            if rc == 0:
+                break
+            time.sleep(0.2)
+        if rc != 0:
+            fail(f"{name}: healthcheck.sh over HTTPS: exit {rc}, server exit {proc.poll()}")
+        elif healthcheck(http) == 0:
+            fail(f"{name}: plain-HTTP health check passed on a TLS server")
+        elif mutual and healthcheck(http, IMPULSE_TLS_CERT=env["IMPULSE_TLS_CERT"]) == 0:
+            fail(f"{name}: health check without a client certificate passed under mTLS")
+        else:
+            print(f"{name}: HTTPS health check passes, plain HTTP"
+                  f"{' and no client certificate' if mutual else ''} refused", flush=True)
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=15)
+        if status != 0:
+            fail(f"{name}: exit {status} after SIGTERM, want 0")
+    except subprocess.TimeoutExpired:
+        fail(f"{name}: no exit within 15 s of SIGTERM")
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        out.close()
+        if failures:
+            with open(os.path.join(TMP, name + ".log")) as f:
+                print(f.read())
+
+
+if len(sys.argv) > 4 and shutil.which("curl") and shutil.which("openssl"):
+    certs = os.path.join(TMP, "certs")
+    subprocess.run([os.path.abspath(sys.argv[4]), certs], check=True,
+                   capture_output=True, timeout=120)
+    run_tls("tls", certs, mutual=False)
+    run_tls("mtls", certs, mutual=True)
+else:
+    print("note: no make_test_certs.sh, curl or openssl: TLS part not run")
 
 if failures:
     print(f"{len(failures)} check(s) failed")
