@@ -77,8 +77,14 @@ std::string_view HostOf(std::string_view listen) {
 
 // Without tokens anyone who can connect may use the server, so it listens
 // beyond loopback only when told to (--insecure).
+// Beyond loopback a client must prove who it is: a token, or (mutual TLS) a
+// certificate signed by --tls_client_ca, which the handshake checks before
+// any call. Plain TLS encrypts but lets anyone in, so it does not count.
 Status CheckExposure(const ServerOptions& options) {
-  if (options.auth != nullptr || options.insecure) return {};
+  if (options.auth != nullptr || options.insecure ||
+      !options.tls.client_ca_file.empty()) {
+    return {};
+  }
   for (const auto& [listen, field] :
        {std::pair{options.grpc_listen, "grpc_listen"},
         std::pair{options.http_listen, "http_listen"}}) {
@@ -87,7 +93,8 @@ Status CheckExposure(const ServerOptions& options) {
         field, "'" + listen +
                    "' is not a loopback address and no --auth_tokens are "
                    "set: anyone who can connect could use this server. "
-                   "Give --auth_tokens=FILE, or --insecure to allow it");
+                   "Give --auth_tokens=FILE, --tls_client_ca=FILE (mutual "
+                   "TLS), or --insecure to allow it");
   }
   return {};
 }

@@ -11,7 +11,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
-  libhiredis-dev redis-server haproxy
+  libhiredis-dev redis-server haproxy  # cluster mode and its test
+  python3-yaml curl  # tests/deploy: YAML checks, deploy/healthcheck.sh
 )
 
 missing=()

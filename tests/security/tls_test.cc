@@ -407,6 +407,27 @@ class TlsStartupTest : public ::testing::Test {
   }
 };
 
+// Mutual TLS authenticates every client, so it may listen beyond loopback
+// without tokens; plain TLS only encrypts and may not.
+TEST(TlsExposureTest, MutualTlsMayListenBeyondLoopbackPlainTlsMayNot) {
+  ServerOptions options = Options(/*mtls=*/false);
+  options.grpc_listen = "0.0.0.0:0";
+  {
+    ImpulseServer server(options);
+    Status status = server.Start();
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().field, "grpc_listen");
+    EXPECT_NE(status.error().message.find("--tls_client_ca"), std::string::npos)
+        << status.error().message;
+  }
+  options = Options(/*mtls=*/true);
+  options.grpc_listen = "0.0.0.0:0";
+  ImpulseServer server(options);
+  Status status = server.Start();
+  ASSERT_TRUE(status.ok()) << status.error().ToString();
+  EXPECT_GT(server.grpc_port(), 0);
+}
+
 TEST_F(TlsStartupTest, CertWithoutKeyNamesTlsKey) {
   Error error = StartError({.cert_file = Cert("server.pem")});
   EXPECT_EQ(error.field, "tls_key");
