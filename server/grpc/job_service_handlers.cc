@@ -61,6 +61,13 @@ awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
   }
 }
 
+// A stream whose write failed: the client went away (cancelled, deadline).
+// gRPC may report that before the call's done notification arrives, so the
+// status says so itself instead of relying on `done` being set by now.
+grpc::Status ClientGone() {
+  return grpc::Status(grpc::StatusCode::CANCELLED, "call ended by the client");
+}
+
 }  // namespace
 
 JobServiceHandlers::JobServiceHandlers(core::JobManager& manager,
@@ -119,7 +126,9 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
     auto job = manager->Find(call.request.id(), call.tenant);
     if (!job.ok()) co_return StatusOf(job.error(), call.context);
     ScopedGaugeIncrement watching(watchers);
-    co_await StreamEvents(call, job.value(), call.request.after_seq());
+    if (!co_await StreamEvents(call, job.value(), call.request.after_seq())) {
+      co_return ClientGone();
+    }
     co_return grpc::Status::OK;
   };
   auto run = [manager, watchers](StreamCall<v1::RunRequest, v1::JobEvent>& call)
@@ -127,7 +136,7 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
     auto job = manager->Submit(call.request.spec(), call.tenant);
     if (!job.ok()) co_return StatusOf(job.error(), call.context);
     ScopedGaugeIncrement watching(watchers);
-    co_await StreamEvents(call, job.value(), 0);
+    if (!co_await StreamEvents(call, job.value(), 0)) co_return ClientGone();
     co_return grpc::Status::OK;
   };
   auto get_result =
