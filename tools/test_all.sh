@@ -4,12 +4,14 @@
 #   2. the dashboard in a real browser,
 #   3. ASan+UBSan (--config=asan): the unit, integration, REST, CLI-flag and
 #      fuzz regression tests, every sanitizer error fatal,
-#   4. TSan (--config=tsan): the core concurrency tests.
+#   4. TSan (--config=tsan): the core concurrency tests,
+#   5. a short libFuzzer run of every fuzz target (clang-14).
 # Prints one line per stage, then "N passed, N failed, N skipped" over all
 # stages, counted from the test results, and exits non-zero when anything
 # failed or did not build. Arguments go to every bazel test.
 #
-# IMPULSE_SANITIZERS=0 skips stages 3 and 4 (a quick local run; CI runs all).
+# IMPULSE_SANITIZERS=0 skips stages 3 and 4 and IMPULSE_FUZZ_SECONDS=0 stage 5
+# (a quick local run; CI runs all).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install_deps.sh || exit 1
@@ -81,6 +83,29 @@ if [[ "${IMPULSE_SANITIZERS:-1}" != 0 ]]; then
   run_sanitizer_stage tsan tsan "$TSAN_ENV" "$@"
 fi
 
+# A short libFuzzer run of every fuzz target (clang-14, ASan+UBSan; see
+# tools/fuzz.sh): IMPULSE_FUZZ_SECONDS each (default 10, 0 skips). A target
+# passes when libFuzzer ends its time without a crash, hang or leak; the
+# finding is left in fuzz-out/TARGET/ with the command to reproduce it.
+fuzz_pass=0
+fuzz_fail=0
+fuzz_seconds=${IMPULSE_FUZZ_SECONDS:-10}
+if [[ "$fuzz_seconds" != 0 ]]; then
+  echo "=== libFuzzer (${fuzz_seconds}s per target) ==="
+  for target in $(tools/fuzz.sh --list); do
+    if tools/fuzz.sh "$target" "$fuzz_seconds" >"/tmp/impulse-fuzz-$target.log" 2>&1; then
+      fuzz_pass=$((fuzz_pass + 1))
+      echo "  $target: ok ($(grep -o 'stat::number_of_executed_units: *[0-9]*' \
+        "/tmp/impulse-fuzz-$target.log" | grep -o '[0-9]*$') inputs)"
+    else
+      fuzz_fail=$((fuzz_fail + 1))
+      echo "  $target: FAILED"
+      tail -n 40 "/tmp/impulse-fuzz-$target.log"
+    fi
+  done
+fi
+
+FUZZ_PASS=$fuzz_pass FUZZ_FAIL=$fuzz_fail \
 /usr/bin/python3 - "$testlogs" "$bazel_status" "${e2e_pass:-0}" "${e2e_fail:-0}" \
     "${stage_args[@]}" <<'PY'
 import glob, os, sys
@@ -134,6 +159,9 @@ for i in range(0, len(rest), 4):
     if not paths:
         paths = [""]  # the query failed: count the stage as failed
     stages.append((name,) + count(paths, status))
+if os.environ.get("FUZZ_PASS", "0") != "0" or os.environ.get("FUZZ_FAIL", "0") != "0":
+    stages.append(("libfuzzer", int(os.environ["FUZZ_PASS"]),
+                   int(os.environ["FUZZ_FAIL"]), 0))
 for name, p, f, s in stages:
     print(f"  {name}: {p} passed, {f} failed, {s} skipped")
 total = [sum(stage[k] for stage in stages) for k in (1, 2, 3)]
