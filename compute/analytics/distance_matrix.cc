@@ -38,9 +38,22 @@ Columns Transpose(const double* points, std::size_t n, std::size_t dims) {
 // Hot loops: compiled for AVX-512, AVX2 and baseline x86-64; the loader picks
 // the best the CPU supports. The library is built with -fno-math-errno so
 // sqrt vectorises.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void Row2D(
-    double xi, double yi, const double* __restrict xs,
-    const double* __restrict ys, std::size_t n, double* __restrict out) {
+//
+// Not under ThreadSanitizer: gcc 12 instruments the ifunc resolver that
+// target_clones generates, and the loader runs it before the TSan runtime is
+// initialised, so every binary linking this library crashed at start-up
+// (--config=tsan). That build uses the baseline version only.
+#if defined(__SANITIZE_THREAD__)
+#define IMPULSE_TARGET_CLONES
+#else
+#define IMPULSE_TARGET_CLONES \
+  __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
+IMPULSE_TARGET_CLONES void Row2D(double xi, double yi,
+                                 const double* __restrict xs,
+                                 const double* __restrict ys, std::size_t n,
+                                 double* __restrict out) {
   for (std::size_t j = 0; j < n; ++j) {
     const double dx = xi - xs[j];
     const double dy = yi - ys[j];
@@ -48,9 +61,9 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void Row2D(
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void RowND(
-    const double* __restrict pi, const double* __restrict cols, std::size_t n,
-    std::size_t dims, double* __restrict out) {
+IMPULSE_TARGET_CLONES void RowND(const double* __restrict pi,
+                                 const double* __restrict cols, std::size_t n,
+                                 std::size_t dims, double* __restrict out) {
   constexpr std::size_t kTile = 512;  // 4 KiB accumulator stays in L1
   double acc[kTile];
   for (std::size_t j0 = 0; j0 < n; j0 += kTile) {

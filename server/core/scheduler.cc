@@ -6,6 +6,8 @@
 #include <string>
 #include <thread>
 
+#include "server/core/tbb_handoff.h"
+
 namespace impulse::core {
 namespace {
 
@@ -206,7 +208,7 @@ void Scheduler::PumpLocked() {
     std::shared_ptr<JobRecord> job = PopLocked(queue_);
     if (job == nullptr) break;
     ++running_;
-    arena_.enqueue([this, job = std::move(job)] {
+    EnqueueTask(arena_, [this, job = std::move(job)] {
       tbb::this_task_arena::isolate([&] { run_(job); });
       OnFinished(/*on_gpu=*/false, job->tenant());
     });

@@ -6,7 +6,8 @@
 //
 // Oracle: no crash or undefined behaviour; a rejected body is
 // INVALID_ARGUMENT naming a field under "spec"; validation answers only the
-// documented codes; an accepted spec survives ToJson -> FromJson unchanged.
+// documented codes; every spec survives protobuf binary (the journal) and
+// ToJson -> FromJson unchanged.
 #include <google/protobuf/util/field_comparator.h>
 #include <google/protobuf/util/message_differencer.h>
 
@@ -100,6 +101,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     FUZZ_CHECK(!error.message.empty() && error.field.starts_with("spec"))
         << "validation error without a spec field: " << error.ToString();
   }
+
+  // The journal keeps specs as protobuf binary and reads them back at start.
+  impulse::v1::JobSpec stored;
+  FUZZ_CHECK(stored.ParseFromString(spec.SerializeAsString()))
+      << "spec does not survive the journal (protobuf binary) for "
+      << Printable(input);
 
   const std::string json = impulse::rest::ToJson(spec);
   impulse::v1::JobSpec again;
