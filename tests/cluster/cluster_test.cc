@@ -9,14 +9,12 @@
 //
 // Skips, saying why, when redis-server or haproxy is not installed
 // (tools/install_deps.sh installs both).
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +26,7 @@
 #include "compute/cpu/pi_cpu.h"
 #include "impulse/v1/jobs.grpc.pb.h"
 #include "tests/cluster/redis_process.h"
+#include "tests/fault/grpc_health.h"
 #include "tests/fault/impulsed_process.h"
 
 namespace impulse::testing {
@@ -120,40 +119,6 @@ std::size_t Count(const std::string& text, const std::string& what) {
     ++n;
   }
   return n;
-}
-
-// The serving status from grpc.health.v1.Health/Check: 1 SERVING, 2
-// NOT_SERVING, -1 when the call failed.
-int HealthStatus(const std::string& target) {
-  grpc::GenericStub generic(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 5s);
-  grpc::Slice no_bytes("");  // HealthCheckRequest{service: ""}
-  grpc::ByteBuffer request(&no_bytes, 1);
-  grpc::ByteBuffer response;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status status;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
-                    grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      std::lock_guard lock(mu);
-                      status = s;
-                      done = true;
-                      cv.notify_one();
-                    });
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return done; });
-  if (!status.ok()) return -1;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return -1;
-  std::string bytes;
-  for (const auto& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : -1;
 }
 
 std::unique_ptr<v1::JobService::Stub> StubFor(const std::string& target) {

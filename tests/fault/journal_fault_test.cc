@@ -4,7 +4,6 @@
 // one that fills up mid-run (RLIMIT_FSIZE, the way a full disk fails a write)
 // makes the server refuse new work over gRPC and HTTP, say so in its log and
 // in its health, while every job it did accept survives a restart.
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
@@ -13,6 +12,7 @@
 
 #include "compute/cpu/pi_cpu.h"
 #include "impulse/v1/jobs.grpc.pb.h"
+#include "tests/fault/grpc_health.h"
 #include "tests/fault/impulsed_process.h"
 
 namespace impulse::testing {
@@ -40,40 +40,6 @@ v1::JobSpec Pi(std::uint64_t seed) {
   spec.mutable_pi()->set_seed(seed);
   spec.set_device(v1::CPU);
   return spec;
-}
-
-// The serving status from grpc.health.v1.Health/Check: 1 SERVING, 2
-// NOT_SERVING, -1 when the call failed.
-int HealthStatus(const std::string& target) {
-  grpc::GenericStub generic(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 5s);
-  grpc::Slice no_bytes("");  // HealthCheckRequest{service: ""}
-  grpc::ByteBuffer request(&no_bytes, 1);
-  grpc::ByteBuffer response;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status status;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
-                    grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      std::lock_guard lock(mu);
-                      status = s;
-                      done = true;
-                      cv.notify_one();
-                    });
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return done; });
-  if (!status.ok()) return -1;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return -1;
-  std::string bytes;
-  for (const auto& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : -1;
 }
 
 // Starts a server on `dir`, has it run a few jobs, and stops it gracefully,
