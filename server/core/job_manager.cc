@@ -10,6 +10,7 @@
 #include <random>
 
 #include "proto/duration_text.h"
+#include "server/core/list_filter.h"
 
 namespace impulse::core {
 namespace {
@@ -630,19 +631,7 @@ Result<v1::ListJobsResponse> JobManager::List(
        ++it) {
     const JobRecord& job = *it->second;
     if (job.tenant() != tenant) continue;
-    if (request.state() != v1::JOB_STATE_UNSPECIFIED &&
-        job.state() != request.state()) {
-      continue;
-    }
-    bool labels_match = true;
-    for (const auto& [key, value] : request.labels()) {
-      auto label = job.spec().labels().find(key);
-      if (label == job.spec().labels().end() || label->second != value) {
-        labels_match = false;
-        break;
-      }
-    }
-    if (!labels_match) continue;
+    if (!MatchesListFilter(request, job.state(), job.spec())) continue;
     if (static_cast<std::size_t>(response.jobs_size()) == page_size) {
       response.set_next_page_token(std::to_string(last_returned));
       break;

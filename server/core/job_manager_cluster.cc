@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "server/core/job_manager.h"
+#include "server/core/list_filter.h"
 
 namespace impulse::core {
 namespace {
@@ -239,19 +240,7 @@ Result<v1::ListJobsResponse> JobManager::ListShared(
       if (!stored.ok()) return stored.error();
       if (!stored.value().has_value()) continue;  // expired meanwhile
       const v1::Job& job = stored.value()->job;
-      if (request.state() != v1::JOB_STATE_UNSPECIFIED &&
-          job.state() != request.state()) {
-        continue;
-      }
-      bool labels_match = true;
-      for (const auto& [key, value] : request.labels()) {
-        auto label = job.spec().labels().find(key);
-        if (label == job.spec().labels().end() || label->second != value) {
-          labels_match = false;
-          break;
-        }
-      }
-      if (!labels_match) continue;
+      if (!MatchesListFilter(request, job.state(), job.spec())) continue;
       if (static_cast<std::size_t>(response.jobs_size()) == page_size) {
         response.set_next_page_token(std::to_string(last_returned));
         return response;
