@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
                  "deadline of each call, seconds")
       ->capture_default_str();
   app.add_option("--channels", options.channels,
-                 "gRPC connections (0: min(clients, 4))")
+                 "gRPC connections (0: min(clients, 4); burst: 8)")
       ->capture_default_str();
   app.add_option("--threads", options.threads,
                  "gRPC client threads, each with its own completion queue")
