@@ -15,12 +15,13 @@
 #   IMPULSE_TLS_CERT/_KEY     --tls_cert/--tls_key (PEM files)
 #   IMPULSE_TLS_CLIENT_CA     --tls_client_ca (mutual TLS)
 #   IMPULSE_CLUSTER_REDIS     --cluster_redis=redis://HOST:PORT (cluster mode)
+#   IMPULSE_CLUSTER_LEASE_MS  --cluster_lease_ms (same value on every replica)
 #   IMPULSE_DRAIN_TIMEOUT_MS  --drain_timeout_ms
 #   IMPULSE_LOG_LEVEL IMPULSE_CPU_THREADS IMPULSE_IO_THREADS IMPULSE_MAX_RUNNING
 #   IMPULSE_MAX_QUEUED IMPULSE_TENANT_MAX_QUEUED IMPULSE_TENANT_MAX_RUNNING
 #   IMPULSE_USE_GPU IMPULSE_JOURNAL IMPULSE_JOURNAL_SYNC IMPULSE_RETENTION
 #   IMPULSE_RETENTION_MAX_JOBS IMPULSE_MAX_DATASET_BYTES
-#   IMPULSE_HTTP_MAX_BODY_BYTES IMPULSE_RESULT_CACHE_BYTES
+#   IMPULSE_HTTP_MAX_BODY_BYTES IMPULSE_RESULT_CACHE_BYTES IMPULSE_HEAP_TRIM_MS
 #                             the impulsed flag of the same name
 #   IMPULSED_BIN              the binary (default /usr/local/bin/impulsed)
 #
@@ -112,7 +113,9 @@ add_env tls_client_ca IMPULSE_TLS_CLIENT_CA
 # Cluster mode (Redis): passed only when set, so an impulsed without cluster
 # support still starts in the embedded (SQLite) mode.
 add_env cluster_redis IMPULSE_CLUSTER_REDIS
+add_env cluster_lease_ms IMPULSE_CLUSTER_LEASE_MS
 add_env drain_timeout_ms IMPULSE_DRAIN_TIMEOUT_MS
+add_env heap_trim_ms IMPULSE_HEAP_TRIM_MS
 add_env log_level IMPULSE_LOG_LEVEL
 add_env cpu_threads IMPULSE_CPU_THREADS
 add_env io_threads IMPULSE_IO_THREADS

@@ -14,6 +14,7 @@
 
 #include "compute/gpu/gpu.h"
 #include "proto/duration_text.h"
+#include "server/core/heap_trim.h"
 
 namespace impulse {
 
@@ -208,6 +209,9 @@ Status ImpulseServer::Start() {
   if (manager_->retention_enabled()) {
     boost::asio::co_spawn(io_, SweepRetention(), boost::asio::detached);
   }
+  if (options_.heap_trim_interval.count() > 0) {
+    boost::asio::co_spawn(io_, TrimHeap(), boost::asio::detached);
+  }
   started_ = true;
   // tls=on: TLS only; tls=mtls: also a client certificate is required.
   const char* tls_mode = tls == nullptr               ? "off"
@@ -259,6 +263,27 @@ boost::asio::awaitable<void> ImpulseServer::SweepRetention() {
   }
 }
 
+boost::asio::awaitable<void> ImpulseServer::TrimHeap() {
+  while (!stopping_.load()) {
+    trim_timer_.expires_after(options_.heap_trim_interval);
+    boost::system::error_code ec;
+    co_await trim_timer_.async_wait(
+        boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (stopping_.load()) break;
+    const core::HeapTrim trim =
+        core::TrimHeapIfWorthIt(options_.heap_trim_min_free_bytes);
+    if (trim.trimmed) {
+      constexpr double kMiB = 1024.0 * 1024.0;
+      spdlog::info(
+          "heap trimmed: in_use={:.1f}MiB free={:.1f}MiB resident_anon "
+          "{:.1f}->{:.1f}MiB took={}us",
+          trim.before.in_use_bytes / kMiB, trim.before.free_bytes / kMiB,
+          trim.before.resident_anon / kMiB, trim.after.resident_anon / kMiB,
+          trim.took.count());
+    }
+  }
+}
+
 void ImpulseServer::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
@@ -266,6 +291,7 @@ void ImpulseServer::Shutdown(std::chrono::milliseconds grace) {
   boost::asio::post(io_, [this] {
     health_timer_.cancel();
     sweep_timer_.cancel();
+    trim_timer_.cancel();
   });
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);

@@ -55,6 +55,10 @@ struct ServerOptions {
   // How often finished jobs past retention (manager.retention,
   // manager.retention_max_jobs) are swept, on the io_context.
   std::chrono::milliseconds retention_sweep_interval{1000};
+  // How often the heap is checked and, when mostly free but still resident
+  // (after a burst), trimmed (core/heap_trim.h); 0 = never.
+  std::chrono::milliseconds heap_trim_interval{5000};
+  std::size_t heap_trim_min_free_bytes = 16 << 20;
 };
 
 class ImpulseServer {
@@ -82,6 +86,9 @@ class ImpulseServer {
   // Removes finished jobs past retention every retention_sweep_interval, in
   // small batches with a yield between, so no io thread is held for long.
   boost::asio::awaitable<void> SweepRetention();
+  // Every heap_trim_interval: gives free heap pages back to the system when
+  // core::ShouldTrimHeap says so.
+  boost::asio::awaitable<void> TrimHeap();
 
   const ServerOptions options_;
   // Declared first, destroyed last: parked coroutine frames released while
@@ -89,6 +96,7 @@ class ImpulseServer {
   boost::asio::io_context io_;
   boost::asio::steady_timer health_timer_{io_};
   boost::asio::steady_timer sweep_timer_{io_};
+  boost::asio::steady_timer trim_timer_{io_};
   // Prometheus metrics of this process (before the manager, which counts
   // into them).
   metrics::Registry registry_;

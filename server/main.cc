@@ -173,6 +173,13 @@ int main(int argc, char** argv) {
                  "long")
       ->capture_default_str()
       ->check(CLI::Range(200, 600'000));
+  int heap_trim_ms = static_cast<int>(options.heap_trim_interval.count());
+  app.add_option("--heap_trim_ms", heap_trim_ms,
+                 "how often to check whether freed heap memory (after a "
+                 "burst of jobs or streams) should be given back to the "
+                 "system with malloc_trim; 0 = never")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--drain_timeout_ms", drain_ms,
                  "on SIGTERM, how long open calls may take to finish")
       ->capture_default_str();
@@ -181,6 +188,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
 
+  options.heap_trim_interval = std::chrono::milliseconds(heap_trim_ms);
   std::chrono::nanoseconds retention_value{};
   impulse::ParseDuration(retention, &retention_value);
   options.manager.retention =

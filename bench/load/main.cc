@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "bench/load/burst.h"
 #include "bench/load/driver.h"
 #include "bench/load/options.h"
 #include "bench/load/proc_probe.h"
@@ -40,7 +41,12 @@ Workloads: tiny = pi, 1,000 samples; medium = pi, 1e7 samples;
   spec = --spec, a JobSpec in protobuf JSON (or @file).
 Modes: run = the Run RPC (submit + stream events to the terminal one);
   submit_watch = Submit, then Watch to the end; submit = Submit only;
-  watch = rounds of one Submit whose job every client Watches (fan-out).
+  watch = rounds of one Submit whose job every client Watches (fan-out);
+  burst = --watchers Watch streams held open on --watch_jobs anchor jobs while
+    --clients clients submit --burst_jobs jobs; then checks that every job
+    ended exactly once and every stream got its terminal event, and (with
+    --release_wait) that the server's RSS returns to baseline once retention
+    has removed the jobs. See bench/load/burst.h and bench/load_burst.sh.
 Latency: "submit" is until the job was accepted (run: its first event);
   "end to end" until its terminal event arrived.
 Server CPU and memory come from /proc/<pid>: --server_pid, or the process
@@ -50,6 +56,7 @@ Examples:
   impulse_load --target=127.0.0.1:50051 --clients=16 --duration=5
   impulse_load --workload=book --clients=1 --jobs=20 --json
   impulse_load --mode=watch --clients=1000 --workload=medium --duration=5
+  impulse_load --mode=burst --watchers=5000 --burst_jobs=20000 --clients=32
   impulse_load --protocol=rest --http_target=127.0.0.1:8080 --clients=8
   impulse_load --workload=spec --spec='{"particles": {"randomParticles": 1000,
     "tEnd": 10}}' --clients=1 --jobs=1)";
@@ -75,9 +82,10 @@ int main(int argc, char** argv) {
   app.add_option("--protocol", protocol, "grpc or rest")
       ->capture_default_str()
       ->check(CLI::IsMember({"grpc", "rest"}));
-  app.add_option("--mode", mode, "run, submit_watch, submit or watch")
+  app.add_option("--mode", mode, "run, submit_watch, submit, watch or burst")
       ->capture_default_str()
-      ->check(CLI::IsMember({"run", "submit_watch", "submit", "watch"}));
+      ->check(
+          CLI::IsMember({"run", "submit_watch", "submit", "watch", "burst"}));
   app.add_option("--workload", options.workload,
                  "tiny, medium, book or spec (with --spec)")
       ->capture_default_str()
@@ -104,7 +112,7 @@ int main(int argc, char** argv) {
                  "deadline of each call, seconds")
       ->capture_default_str();
   app.add_option("--channels", options.channels,
-                 "gRPC connections (0: min(clients, 4))")
+                 "gRPC connections (0: min(clients, 4); burst: 8)")
       ->capture_default_str();
   app.add_option("--threads", options.threads,
                  "gRPC client threads, each with its own completion queue")
@@ -119,12 +127,53 @@ int main(int argc, char** argv) {
                  "pid of impulsed for CPU and memory (default: the process "
                  "listening on the target port)");
   app.add_flag("--json", options.json, "print one JSON object instead of text");
+  BurstOptions& burst = options.burst;
+  CLI::Option_group* b =
+      app.add_option_group("burst", "--mode=burst (the issue #6 scenario)");
+  b->add_option("--watchers", burst.watchers,
+                "Watch streams held open during the burst")
+      ->capture_default_str();
+  b->add_option("--watch_jobs", burst.watch_jobs,
+                "anchor jobs the watchers are spread over")
+      ->capture_default_str();
+  b->add_option("--watch_samples", burst.watch_samples,
+                "pi samples of each anchor job")
+      ->capture_default_str();
+  b->add_option("--watch_priority", burst.watch_priority,
+                "priority of the anchors (below the burst's 0: they run in "
+                "its gaps and after it)")
+      ->capture_default_str();
+  b->add_option("--hold_jobs", burst.hold_jobs,
+                "long jobs that keep the server's CPU slots busy while the "
+                "watchers connect, cancelled before the burst (match the "
+                "server's --max_running)")
+      ->capture_default_str();
+  b->add_option("--burst_jobs", burst.burst_jobs,
+                "jobs in the burst (--workload, default tiny)")
+      ->capture_default_str();
+  b->add_option("--finish_timeout", burst.finish_timeout_s,
+                "seconds for every job and stream to end")
+      ->capture_default_str();
+  b->add_option("--release_wait", burst.release_wait_s,
+                "then wait up to this long for the server's retention to "
+                "remove every job (0: skip the memory check)")
+      ->capture_default_str();
+  b->add_option("--settle", burst.settle_s,
+                "seconds between the jobs' removal and the RSS sample")
+      ->capture_default_str();
+  b->add_option("--memory_tolerance_mib", burst.memory_tolerance_mib,
+                "RSS after the release may exceed the baseline by this much")
+      ->capture_default_str();
+  b->add_option("--memory_tolerance_fraction", burst.memory_tolerance_fraction,
+                "... or by this fraction of the baseline, if larger")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   options.protocol = protocol == "rest" ? Protocol::kRest : Protocol::kGrpc;
   options.mode = mode == "submit_watch" ? Mode::kSubmitWatch
                  : mode == "submit"     ? Mode::kSubmit
                  : mode == "watch"      ? Mode::kWatch
+                 : mode == "burst"      ? Mode::kBurst
                                         : Mode::kRun;
   if (!options.spec_json.empty()) options.workload = "spec";
   if (std::string error = Validate(options); !error.empty()) {
@@ -135,6 +184,18 @@ int main(int argc, char** argv) {
   if (std::string error = BuildBaseSpec(options, &base_spec); !error.empty()) {
     std::fprintf(stderr, "impulse_load: %s\n", error.c_str());
     return 2;
+  }
+
+  if (options.mode == Mode::kBurst) {
+    int port = 0;
+    IsLoopbackTarget(options.target, &port);
+    const int pid =
+        options.server_pid > 0 ? options.server_pid : FindListeningPid(port);
+    const BurstReport burst_report = RunBurst(options, base_spec, pid);
+    std::cout << (options.json ? BurstToJson(burst_report) + "\n"
+                               : BurstToText(burst_report));
+    std::cout.flush();
+    return burst_report.passed() ? 0 : 3;
   }
 
   Report report;

@@ -49,6 +49,8 @@ const char* ModeName(Mode mode) {
       return "submit";
     case Mode::kWatch:
       return "watch";
+    case Mode::kBurst:
+      return "burst";
   }
   return "?";
 }
@@ -173,6 +175,36 @@ std::string Validate(const LoadOptions& options) {
   }
   if (options.protocol == Protocol::kRest && options.mode == Mode::kWatch) {
     return "--mode=watch is gRPC only (REST watchers: see tests/rest)";
+  }
+  if (options.mode == Mode::kBurst) {
+    const BurstOptions& b = options.burst;
+    if (options.protocol != Protocol::kGrpc) return "--mode=burst is gRPC only";
+    if (b.watchers < 0 || b.watchers > kMaxWatchers) {
+      return "--watchers: must be in [0, 20000]";
+    }
+    if (b.watchers > 0 && b.watch_jobs < 1) {
+      return "--watch_jobs: at least 1 when there are watchers";
+    }
+    if (b.watch_jobs < 0 || b.watch_jobs > 10'000) {
+      return "--watch_jobs: must be in [0, 10000]";
+    }
+    if (b.watch_samples < 1) return "--watch_samples: at least 1";
+    if (b.hold_jobs < 0 || b.hold_jobs > 64) {
+      return "--hold_jobs: must be in [0, 64]";
+    }
+    if (b.burst_jobs < 1 || b.burst_jobs > kMaxBurstJobs) {
+      return "--burst_jobs: must be in [1, 1000000]";
+    }
+    if (!(b.finish_timeout_s > 0 &&
+          b.finish_timeout_s <= kMaxDurationSeconds)) {
+      return "--finish_timeout: must be in (0, 600] seconds";
+    }
+    if (!(b.release_wait_s >= 0 && b.release_wait_s <= kMaxDurationSeconds)) {
+      return "--release_wait: must be in [0, 600] seconds";
+    }
+    if (!(b.settle_s >= 0 && b.settle_s <= 60)) {
+      return "--settle: must be in [0, 60] seconds";
+    }
   }
   return "";
 }

@@ -15,6 +15,8 @@ inline constexpr double kMaxWarmupSeconds = 60;
 inline constexpr double kMaxDrainSeconds = 60;
 inline constexpr std::uint64_t kMaxJobs = 10'000'000;
 inline constexpr int kMaxGrpcClients = 10'000;
+inline constexpr int kMaxWatchers = 20'000;
+inline constexpr std::uint64_t kMaxBurstJobs = 1'000'000;
 inline constexpr int kMaxRestClients = 512;  // one thread each
 inline constexpr int kMaxChannels = 64;
 inline constexpr int kMaxThreads = 16;
@@ -27,6 +29,22 @@ enum class Mode {
   kSubmitWatch,  // Submit (unary), then Watch to the terminal event
   kSubmit,       // Submit only: the cost of accepting a job
   kWatch,        // rounds: one Submit, then every client Watches that job
+  kBurst,        // watchers held open while a burst of jobs is submitted
+};
+
+// --mode=burst (bench/load/burst.h): the issue #6 scenario.
+struct BurstOptions {
+  int watchers = 5000;                        // concurrent Watch streams
+  int watch_jobs = 50;                        // anchor jobs they watch
+  std::uint64_t watch_samples = 200'000'000;  // pi samples of an anchor
+  int watch_priority = -1;                    // below the burst's
+  int hold_jobs = 2;  // slot holders, cancelled once the watchers are open
+  std::uint64_t burst_jobs = 20'000;
+  double finish_timeout_s = 120;  // for every job and stream to end
+  double release_wait_s = 0;      // wait for retention to empty List
+  double settle_s = 2;            // then wait this long before sampling
+  double memory_tolerance_mib = 16;
+  double memory_tolerance_fraction = 0.10;
 };
 
 struct LoadOptions {
@@ -49,6 +67,7 @@ struct LoadOptions {
   bool allow_cache = false;
   int server_pid = 0;  // 0: found by the target's listening port
   bool json = false;
+  BurstOptions burst;
 };
 
 // The JobSpec of a named workload ("tiny", "medium", "book") or of

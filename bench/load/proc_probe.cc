@@ -95,6 +95,18 @@ double BusyFraction(const MachineSample& a, const MachineSample& b) {
          static_cast<double>(b.total_ticks - a.total_ticks);
 }
 
+int CountOpenFds(int pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* fds = opendir(dir.c_str());
+  if (fds == nullptr) return -1;
+  int n = 0;
+  while (dirent* fd = readdir(fds)) {
+    if (fd->d_name[0] != '.') ++n;
+  }
+  closedir(fds);
+  return n;
+}
+
 double LoadAverage1() {
   std::ifstream in("/proc/loadavg");
   double load = -1;

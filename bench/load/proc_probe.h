@@ -30,6 +30,9 @@ MachineSample SampleMachine();
 // Busy fraction of all cores between two samples, 0..1 (-1 when unknown).
 double BusyFraction(const MachineSample& a, const MachineSample& b);
 
+// Open file descriptors of `pid` (entries of /proc/<pid>/fd), or -1.
+int CountOpenFds(int pid);
+
 // The 1-minute load average, or -1.
 double LoadAverage1();
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "bench/load/burst.h"
 #include "bench/load/options.h"
 #include "bench/load/stats.h"
 
@@ -119,6 +120,77 @@ TEST(Recorder, LeavesOutTheWarmUpAndCountsErrorsByCode) {
   merged.Merge(r);
   EXPECT_EQ(merged.ok(), 2u);
   EXPECT_EQ(merged.errors(), 4u);
+}
+
+v1::Job MakeJob(const std::string& id, v1::JobState state) {
+  v1::Job job;
+  job.set_id(id);
+  job.set_state(state);
+  return job;
+}
+
+TEST(Burst, TallyFindsLostDuplicatedAndUnfinishedJobs) {
+  const std::vector<std::string> ids = {"a", "b", "c", "d"};
+  const std::vector<v1::Job> listed = {
+      MakeJob("a", v1::SUCCEEDED), MakeJob("b", v1::RUNNING),
+      MakeJob("c", v1::CANCELLED), MakeJob("c", v1::CANCELLED),
+      MakeJob("x", v1::SUCCEEDED)};  // not this run's: ignored
+  const JobTally t = TallyJobs(ids, listed);
+  EXPECT_EQ(t.expected, 4u);
+  EXPECT_EQ(t.found, 3u);
+  EXPECT_EQ(t.missing, 1u);  // d
+  EXPECT_EQ(t.duplicates, 1u);
+  EXPECT_EQ(t.non_terminal, 1u);
+  EXPECT_EQ(t.by_state.at("SUCCEEDED"), 1u);
+  EXPECT_EQ(t.by_state.at("CANCELLED"), 1u);
+  EXPECT_FALSE(t.all_terminal());
+  EXPECT_TRUE(TallyJobs({"a"}, listed).all_terminal());
+}
+
+TEST(Burst, AWatcherPassesWithExactlyOneTerminalEventAndOk) {
+  std::vector<WatchOutcome> outcomes(4);
+  outcomes[0] = {true, 5, 1, "OK"};
+  outcomes[1] = {true, 3, 0, "OK"};
+  outcomes[2] = {true, 2, 2, "OK"};
+  outcomes[3] = {false, 0, 0, "DEADLINE_EXCEEDED"};
+  const WatchTally t = TallyWatchers(outcomes);
+  EXPECT_EQ(t.watchers, 4u);
+  EXPECT_EQ(t.opened, 3u);
+  EXPECT_EQ(t.terminated, 1u);
+  EXPECT_EQ(t.events, 10u);
+  EXPECT_EQ(t.failures.at("no_terminal_event"), 1u);
+  EXPECT_EQ(t.failures.at("several_terminal_events"), 1u);
+  EXPECT_EQ(t.failures.at("status_DEADLINE_EXCEEDED"), 1u);
+}
+
+TEST(Burst, MemoryReturnsWithinTheLargerTolerance) {
+  constexpr std::uint64_t kMiB = 1 << 20;
+  // 16 MiB or 10%, whichever is larger.
+  EXPECT_TRUE(JudgeMemory(22 * kMiB, 30 * kMiB, 16, 0.10).returned);
+  EXPECT_FALSE(JudgeMemory(22 * kMiB, 158 * kMiB, 16, 0.10).returned);
+  const MemoryVerdict big = JudgeMemory(400 * kMiB, 430 * kMiB, 16, 0.10);
+  EXPECT_TRUE(big.returned);
+  EXPECT_DOUBLE_EQ(big.allowed_mib, 40);
+  EXPECT_DOUBLE_EQ(big.delta_mib, 30);
+  EXPECT_FALSE(JudgeMemory(0, 30 * kMiB, 16, 0.10).measured);
+}
+
+TEST(Burst, ValidateBoundsTheScenario) {
+  LoadOptions options;
+  options.mode = Mode::kBurst;
+  EXPECT_EQ(Validate(options), "");
+  options.burst.watchers = kMaxWatchers + 1;
+  EXPECT_NE(Validate(options).find("--watchers"), std::string::npos);
+  options.burst.watchers = 10;
+  options.burst.watch_jobs = 0;
+  EXPECT_NE(Validate(options).find("--watch_jobs"), std::string::npos);
+  options.burst.watch_jobs = 1;
+  options.burst.burst_jobs = 0;
+  EXPECT_NE(Validate(options).find("--burst_jobs"), std::string::npos);
+  options.burst.burst_jobs = 1;
+  options.protocol = Protocol::kRest;
+  options.http_target = "127.0.0.1:8080";
+  EXPECT_NE(Validate(options).find("gRPC only"), std::string::npos);
 }
 
 }  // namespace
