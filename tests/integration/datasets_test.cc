@@ -503,7 +503,7 @@ TEST_F(DatasetsTest, DistanceMatrixLimitsAndBadInput) {
   MustUpload("none", v1::POINTS_F64, "", 2);
   v1::JobSpec spec;
   v1::Job job;
-  for (const std::string& dataset : {"pts", "text", "none"}) {
+  for (const char* dataset : {"pts", "text", "none"}) {
     spec.mutable_distance_matrix()->set_dataset(dataset);
     grpc::Status status = Submit(spec, &job);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)

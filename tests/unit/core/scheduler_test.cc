@@ -69,9 +69,8 @@ TEST(SchedulerTest, AFullQueueRefusesAndRemoveTakesAJobOut) {
                                  std::chrono::seconds(30)));
 }
 
-TEST(SchedulerTest, EverySlotAndEveryThreadIsUsed) {
-  // Two CPU threads: two jobs run at once, and one job alone gets both
-  // threads for its parallel loops (TBB's defaults would give one).
+TEST(SchedulerTest, EverySlotIsUsed) {
+  // Two CPU threads and two slots: two jobs run at once.
   Scheduler scheduler(Scheduler::Options{.cpu_threads = 2, .max_running = 2},
                       [](const std::shared_ptr<JobRecord>& job) {
                         std::this_thread::sleep_for(std::chrono::milliseconds(
@@ -88,7 +87,17 @@ TEST(SchedulerTest, EverySlotAndEveryThreadIsUsed) {
   EXPECT_EQ(peak, 2u);
   ASSERT_TRUE(scheduler.WaitIdle(std::chrono::steady_clock::now() +
                                  std::chrono::seconds(10)));
+}
 
+TEST(SchedulerTest, OneJobAloneGetsEveryThreadForItsLoops) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan cannot follow oneTBB's work stealing (Debian's libtbb is not
+  // instrumented), so the loop body on the stealing worker is reported as
+  // racing with the test's own setup. tools/sanitizers/tsan.supp says more.
+  GTEST_SKIP() << "nested TBB parallelism is invisible to ThreadSanitizer";
+#endif
+  // Two CPU threads, one slot: the job gets both threads for its parallel
+  // loops (TBB's defaults would give one).
   std::mutex mu;
   std::set<std::thread::id> threads;
   std::latch done(1);
@@ -142,9 +151,11 @@ TEST(SchedulerTest, TenantsShareFairlyAtEqualPriority) {
 }
 
 TEST(SchedulerTest, TheTenantRunningFewerJobsStartsNext) {
-  // Two slots: a holds one with a long job; the free slot goes to b's job
-  // although a's queued job is older.
-  std::latch release(1);
+  // Two slots: a holds both with long jobs; when a0 ends, the free slot goes
+  // to b's job although a's queued job is older. Only one slot is free at a
+  // time (a1 holds the other until the end), so the order is deterministic.
+  std::latch release_a0(1);
+  std::latch release_a1(1);
   std::latch started(2);
   std::mutex mu;
   std::vector<std::string> order;
@@ -156,7 +167,7 @@ TEST(SchedulerTest, TheTenantRunningFewerJobsStartsNext) {
                         }
                         if (job->id() == "a0" || job->id() == "a1") {
                           started.count_down();
-                          release.wait();
+                          (job->id() == "a0" ? release_a0 : release_a1).wait();
                         }
                       });
   ASSERT_TRUE(scheduler.Enqueue(MakeJob(0, 0, "a")).ok());
@@ -164,11 +175,20 @@ TEST(SchedulerTest, TheTenantRunningFewerJobsStartsNext) {
   started.wait();  // a runs two jobs
   ASSERT_TRUE(scheduler.Enqueue(MakeJob(2, 0, "a")).ok());
   ASSERT_TRUE(scheduler.Enqueue(MakeJob(3, 0, "b")).ok());
-  release.count_down();
+  release_a0.count_down();
+  // b3 takes a0's slot (b runs 0 < a's 1), then a2 takes it after b3.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto started_count = [&] {
+    std::lock_guard lock(mu);
+    return order.size();
+  };
+  while (started_count() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  release_a1.count_down();
   ASSERT_TRUE(scheduler.WaitIdle(std::chrono::steady_clock::now() +
                                  std::chrono::seconds(10)));
-  // a0 and a1 finished in either order, each freeing a slot while a still
-  // had one running; the first free slot goes to b (0 running < 1).
   ASSERT_EQ(order.size(), 4u);
   EXPECT_EQ(order[2], "b3");
   EXPECT_EQ(order[3], "a2");
