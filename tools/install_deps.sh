@@ -13,6 +13,7 @@ PACKAGES=(
   libcli11-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
   libhiredis-dev redis-server haproxy  # cluster mode and its test
   python3-yaml curl  # tests/deploy: YAML checks, deploy/healthcheck.sh
+  openssl  # the TLS tests make their certificates with its CLI
 )
 
 missing=()

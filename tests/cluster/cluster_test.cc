@@ -5,7 +5,9 @@
 // exactly once with the right result, and watchers that reconnect through
 // the balancer with after_seq must see every stored event. Then Redis stops
 // for a while: the replicas must turn not ready and refuse work with
-// UNAVAILABLE, and serve again by themselves once it is back.
+// UNAVAILABLE, and serve again by themselves once it is back. A second test
+// goes through haproxy's TLS front ends (gRPC over h2 by ALPN, and HTTPS),
+// with certificates made by tests/security/make_test_certs.sh.
 //
 // Skips, saying why, when redis-server or haproxy is not installed
 // (tools/install_deps.sh installs both).
@@ -15,9 +17,13 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -129,6 +135,25 @@ std::unique_ptr<v1::JobService::Stub> StubFor(const std::string& target) {
       target, grpc::InsecureChannelCredentials(), args));
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// What `command` printed on stdout.
+std::string Output(const std::string& command) {
+  std::string out;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    pclose(pipe);
+  }
+  return out;
+}
+
 template <typename Predicate>
 bool WaitUntil(Predicate done, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
@@ -196,6 +221,17 @@ class ClusterTest : public ::testing::Test {
                        "--io_threads=2"}}));
       ASSERT_TRUE(replicas_.back()->Start()) << replicas_.back()->Log();
     }
+    // The balancer's certificate (for 127.0.0.1), signed by a test CA.
+    ASSERT_EQ(std::system(("tests/security/make_test_certs.sh " + dir_ +
+                           "/certs >/dev/null")
+                              .c_str()),
+              0)
+        << "make_test_certs.sh failed (is the openssl CLI installed?)";
+    {
+      std::ofstream pem(dir_ + "/certs/lb.pem");
+      pem << ReadFile(dir_ + "/certs/server.pem")
+          << ReadFile(dir_ + "/certs/server.key");
+    }
     const auto t1 = Clock::now();
     StartHaproxy();
     std::printf("setup_s=%.2f haproxy_s=%.2f\n",
@@ -219,10 +255,17 @@ class ClusterTest : public ::testing::Test {
   void StartHaproxy() {
     lb_grpc_port_ = FreePort();
     lb_http_port_ = FreePort();
+    lb_grpc_tls_port_ = FreePort();
+    lb_https_port_ = FreePort();
     setenv("IMPULSE_LB_GRPC_BIND",
            ("127.0.0.1:" + std::to_string(lb_grpc_port_)).c_str(), 1);
     setenv("IMPULSE_LB_HTTP_BIND",
            ("127.0.0.1:" + std::to_string(lb_http_port_)).c_str(), 1);
+    setenv("IMPULSE_LB_TLS_PEM", (dir_ + "/certs/lb.pem").c_str(), 1);
+    setenv("IMPULSE_LB_GRPC_TLS_BIND",
+           ("127.0.0.1:" + std::to_string(lb_grpc_tls_port_)).c_str(), 1);
+    setenv("IMPULSE_LB_HTTPS_BIND",
+           ("127.0.0.1:" + std::to_string(lb_https_port_)).c_str(), 1);
     for (int r = 0; r < kReplicas; ++r) {
       const std::string n = "IMPULSE_R" + std::to_string(r + 1);
       const ImpulsedProcess& replica = *replicas_[r];
@@ -304,8 +347,56 @@ class ClusterTest : public ::testing::Test {
   pid_t haproxy_ = -1;
   int lb_grpc_port_ = 0;
   int lb_http_port_ = 0;
+  int lb_grpc_tls_port_ = 0;
+  int lb_https_port_ = 0;
   std::unique_ptr<v1::JobService::Stub> lb_;
 };
+
+TEST_F(ClusterTest, TlsFrontEndsForGrpcAndRest) {
+  // gRPC over TLS through the balancer, trusting only the test CA.
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFile(dir_ + "/certs/ca.pem");
+  ASSERT_FALSE(tls.pem_root_certs.empty());
+  auto secure = v1::JobService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(lb_grpc_tls_port_),
+                          grpc::SslCredentials(tls)));
+  const v1::JobSpec spec = MixedSpec(1);  // a pi job
+  v1::Job job;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::SubmitRequest request;
+    *request.mutable_spec() = spec;
+    const grpc::Status status = secure->Submit(&context, request, &job);
+    ASSERT_TRUE(status.ok())
+        << status.error_message() << "; haproxy log " << dir_ << "/haproxy.log";
+  }
+  const auto deadline = Clock::now() + 20s;
+  WatchLog log = WatchToEnd(*secure, job.id(), deadline, nullptr);
+  ASSERT_TRUE(log.ended) << "no terminal event over TLS";
+  EXPECT_EQ(log.events.back().state(), v1::SUCCEEDED);
+  {
+    grpc::ClientContext context;
+    v1::GetJobRequest request;
+    request.set_id(job.id());
+    v1::Job done;
+    ASSERT_TRUE(secure->Get(&context, request, &done).ok());
+    EXPECT_EQ(CheckResult(spec, done.result()), "");
+  }
+
+  // The same job over HTTPS, and the REST health route.
+  const std::string curl =
+      "curl -s --max-time 10 --cacert " + dir_ +
+      "/certs/ca.pem https://127.0.0.1:" + std::to_string(lb_https_port_);
+  const std::string rest = Output(curl + "/v1/jobs/" + job.id());
+  EXPECT_NE(rest.find("\"SUCCEEDED\""), std::string::npos) << rest;
+  EXPECT_NE(rest.find(job.id()), std::string::npos) << rest;
+  // A client that does not trust the CA is refused at the handshake.
+  EXPECT_EQ(Output("curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
+                   "https://127.0.0.1:" +
+                   std::to_string(lb_https_port_) + "/readyz"),
+            "000");
+}
 
 TEST_F(ClusterTest, JobsSurviveAKilledReplicaAndRedisComesBack) {
   const auto started = Clock::now();
