@@ -120,8 +120,9 @@ __attribute__((target("avx2,bmi,bmi2,popcnt"))) void ScanPieceAvx2(
     const char* in, std::size_t n, char* out, std::uint32_t base,
     ScanState& state) {
   // Lambdas do not inherit the enclosing function's target: each names it.
-  // The constants live inside them: captured vectors would be stack objects,
-  // which ASan's fake stack misaligns (gcc 12) and vmovdqa then faults on.
+  // The constants live inside them: captured, they would be 32/64-byte
+  // aligned stack objects, which ASan's fake stack may misalign like the
+  // tail block in ScanBlocks.
   auto classify_half = [](const char* src, char* dst)
                            __attribute__((target("avx2")))
                                ->std::uint32_t {
