@@ -1,6 +1,7 @@
 #include "server/core/result_chunks.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,9 +58,22 @@ class MatrixFile {
     path_ = path;
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) {
+      // The client gets no server path; the log has it.
+      const int err = errno;
+      spdlog::warn("result file {} cannot be opened: {}", path,
+                   std::strerror(err));
+      if (err == ENOENT) {
+        // In cluster mode the file is on the replica that ran the job, and
+        // a retry through the balancer may reach it.
+        return Error{ErrorCode::kUnavailable,
+                     "the job's result is a file kept by the server that ran "
+                     "the job, and it is not on this server (in cluster "
+                     "mode: another replica; retry)",
+                     ""};
+      }
       return Error{ErrorCode::kInternal,
-                   "the stored result '" + path +
-                       "' cannot be read: " + std::strerror(errno),
+                   std::string("the job's stored result cannot be read (") +
+                       std::strerror(err) + "); see the server log",
                    ""};
     }
     return {};
@@ -75,8 +89,11 @@ class MatrixFile {
       const ssize_t got = ::pread(fd_, dst, left, offset);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
+        spdlog::warn("result file {} is truncated", path_);
         return Error{ErrorCode::kInternal,
-                     "the stored result '" + path_ + "' is truncated", ""};
+                     "the job's stored result is truncated; see the server "
+                     "log",
+                     ""};
       }
       dst += got;
       left -= static_cast<std::size_t>(got);

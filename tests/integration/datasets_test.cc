@@ -494,6 +494,41 @@ TEST_F(DatasetsTest, ALargeDistanceMatrixStreamsInRowBlocks) {
   }
 }
 
+TEST_F(DatasetsTest, AMissingResultFileIsUnavailableAndNamesNoPath) {
+  // A matrix too large to inline is kept in a file by the server that ran
+  // the job; in cluster mode another replica lacks it. Here the file is
+  // removed: GetResult says so (UNAVAILABLE, retryable) without a path.
+  MustUpload("pts", v1::POINTS_F64, Doubles(RandomPoints(600, 2, 2)), 2);
+  v1::JobSpec spec;
+  spec.mutable_distance_matrix()->set_dataset("pts");
+  v1::Job done = RunJob(spec);
+  ASSERT_EQ(done.state(), v1::SUCCEEDED) << done.error().message();
+  std::size_t removed = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(dir_ + "/results")) {
+    removed += std::filesystem::remove(entry.path()) ? 1 : 0;
+  }
+  ASSERT_GE(removed, 1u);
+  grpc::ClientContext context;
+  v1::GetResultRequest request;
+  request.set_id(done.id());
+  auto reader = stub_->GetResult(&context, request);
+  v1::ResultChunk chunk;
+  while (reader->Read(&chunk)) {
+  }
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find("not on this server"),
+            std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(status.error_message().find(dir_), std::string::npos)
+      << status.error_message();
+  // The server goes on serving.
+  v1::Job again;
+  EXPECT_TRUE(Get(done.id(), &again).ok());
+}
+
 TEST_F(DatasetsTest, DistanceMatrixLimitsAndBadInput) {
   ServerOptions options = DefaultOptions();
   options.manager.limits.max_distance_matrix_points = 10;
