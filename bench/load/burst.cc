@@ -11,8 +11,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include "bench/load/grpc_async.h"
+#include "bench/load/report.h"
 #include "impulse/v1/jobs.grpc.pb.h"
-#include "proto/grpc_status_name.h"
 
 namespace impulse::load {
 
@@ -32,8 +33,7 @@ JobTally TallyJobs(const std::vector<std::string>& ids,
     }
     ++tally.found;
     const v1::JobState state = job.state();
-    if (state == v1::SUCCEEDED || state == v1::FAILED ||
-        state == v1::CANCELLED) {
+    if (IsTerminal(state)) {
       ++tally.by_state[v1::JobState_Name(state)];
     } else {
       ++tally.non_terminal;
@@ -82,30 +82,6 @@ MemoryVerdict JudgeMemory(std::uint64_t baseline_bytes,
 namespace {
 
 using SystemClock = std::chrono::system_clock;
-
-class Tag {
- public:
-  virtual void Done(bool ok) = 0;
-
- protected:
-  ~Tag() = default;
-};
-
-template <typename T, void (T::*Fn)(bool)>
-class MemberTag final : public Tag {
- public:
-  explicit MemberTag(T* self) : self_(self) {}
-  void Done(bool ok) override { (self_->*Fn)(ok); }
-
- private:
-  T* self_;
-};
-
-std::string CodeName(const grpc::Status& status) {
-  const std::string_view name = GrpcStatusCodeName(status.error_code());
-  return name.empty() ? "CODE_" + std::to_string(status.error_code())
-                      : std::string(name);
-}
 
 Clock::duration Seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(
@@ -172,9 +148,7 @@ class Watcher {
       }
     }
     ++outcome_.events;
-    if (event_.type() == v1::STATE_CHANGED &&
-        (event_.state() == v1::SUCCEEDED || event_.state() == v1::FAILED ||
-         event_.state() == v1::CANCELLED)) {
+    if (event_.type() == v1::STATE_CHANGED && IsTerminal(event_.state())) {
       ++outcome_.terminal_events;
     }
     reader_->Read(&event_, &read_tag_);
@@ -667,37 +641,11 @@ double MiB(std::uint64_t bytes) {
 }
 double Ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
-std::string MapJson(const std::map<std::string, std::uint64_t>& m) {
-  std::string out = "{";
-  for (const auto& [k, v] : m) {
-    if (out.size() > 1) out += ", ";
-    out += fmt::format("\"{}\": {}", k, v);
-  }
-  return out + "}";
-}
-
-std::string LatencyJson(const LatencySummary& s) {
-  return fmt::format(
-      "{{\"count\": {}, \"mean_ms\": {:.4f}, \"p50_ms\": {:.4f}, \"p90_ms\": "
-      "{:.4f}, \"p99_ms\": {:.4f}, \"max_ms\": {:.4f}}}",
-      s.count, s.mean_ns / 1e6, Ms(s.p50_ns), Ms(s.p90_ns), Ms(s.p99_ns),
-      Ms(s.max_ns));
-}
-
 std::string SampleJson(const ProcessSample& s) {
   if (!s.valid) return "null";
   return fmt::format(
       "{{\"rss_mib\": {:.1f}, \"hwm_mib\": {:.1f}, \"threads\": {}}}",
       MiB(s.rss_bytes), MiB(s.peak_rss_bytes), s.threads);
-}
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
 }
 
 }  // namespace
@@ -707,13 +655,11 @@ std::string BurstToJson(const BurstReport& r) {
   std::string problems = "[";
   for (const std::string& p : r.problems) {
     if (problems.size() > 1) problems += ", ";
-    problems += '"';
-    problems += Escape(p);
-    problems += '"';
+    problems += JsonString(p);
   }
   problems += "]";
   return fmt::format(
-      "{{\"mode\": \"burst\", \"target\": \"{}\", \"passed\": {}, "
+      "{{\"mode\": \"burst\", \"target\": {}, \"passed\": {}, "
       "\"problems\": {}, \"watchers\": {}, \"watch_jobs\": {}, "
       "\"hold_jobs\": {}, \"burst_jobs\": {}, \"clients\": {}, "
       "\"channels\": {}, \"threads\": {}, \"burst_spec\": {}, "
@@ -731,24 +677,25 @@ std::string BurstToJson(const BurstReport& r) {
       "\"release_wait_s\": {:.3f}, \"memory_returned\": {}, "
       "\"memory_delta_mib\": {:.1f}, \"memory_allowed_mib\": {:.1f}}}, "
       "\"load_average_before\": {:.2f}, \"load_average_after\": {:.2f}, "
-      "\"total_s\": {:.2f}, \"machine\": \"{}\"}}",
-      Escape(r.options.target), r.passed(), problems, b.watchers, b.watch_jobs,
-      b.hold_jobs, b.burst_jobs, r.options.clients, r.options.channels,
-      r.options.threads, r.burst_spec_json.empty() ? "null" : r.burst_spec_json,
+      "\"total_s\": {:.2f}, \"machine\": {}}}",
+      JsonString(r.options.target), r.passed(), problems, b.watchers,
+      b.watch_jobs, b.hold_jobs, b.burst_jobs, r.options.clients,
+      r.options.channels, r.options.threads,
+      r.burst_spec_json.empty() ? "null" : r.burst_spec_json,
       r.anchor_spec_json.empty() ? "null" : r.anchor_spec_json, r.submitted,
-      MapJson(r.submit_errors), r.submit_window_s, r.submit_rate,
+      CountsJson(r.submit_errors), r.submit_window_s, r.submit_rate,
       r.burst_window_s, r.jobs_per_s, LatencyJson(r.submit),
       LatencyJson(r.end_to_end), r.watchers_open_s, r.peak_open_streams,
       r.watch.opened, r.watch.terminated, r.watch.events,
-      MapJson(r.watch.failures), r.jobs.expected, r.jobs.found, r.jobs.missing,
-      r.jobs.duplicates, r.jobs.non_terminal, MapJson(r.jobs.by_state),
-      r.verify_s, r.server_pid, SampleJson(r.baseline),
-      SampleJson(r.watchers_open), SampleJson(r.burst_done),
-      SampleJson(r.released), MiB(r.peak_rss_bytes), r.open_fds_peak,
-      r.release_wait_s,
+      CountsJson(r.watch.failures), r.jobs.expected, r.jobs.found,
+      r.jobs.missing, r.jobs.duplicates, r.jobs.non_terminal,
+      CountsJson(r.jobs.by_state), r.verify_s, r.server_pid,
+      SampleJson(r.baseline), SampleJson(r.watchers_open),
+      SampleJson(r.burst_done), SampleJson(r.released), MiB(r.peak_rss_bytes),
+      r.open_fds_peak, r.release_wait_s,
       r.memory.measured ? (r.memory.returned ? "true" : "false") : "null",
       r.memory.delta_mib, r.memory.allowed_mib, r.load_before, r.load_after,
-      r.total_s, Escape(r.machine));
+      r.total_s, JsonString(r.machine));
 }
 
 std::string BurstToText(const BurstReport& r) {

@@ -11,41 +11,11 @@
 #include <vector>
 
 #include "bench/load/driver.h"
+#include "bench/load/grpc_async.h"
 #include "impulse/v1/jobs.grpc.pb.h"
-#include "proto/grpc_status_name.h"
 
 namespace impulse::load {
 namespace {
-
-// A CompletionQueue tag: what to call when the step completes.
-class Tag {
- public:
-  virtual void Done(bool ok) = 0;
-
- protected:
-  ~Tag() = default;
-};
-
-template <typename T, void (T::*Fn)(bool)>
-class MemberTag final : public Tag {
- public:
-  explicit MemberTag(T* self) : self_(self) {}
-  void Done(bool ok) override { (self_->*Fn)(ok); }
-
- private:
-  T* self_;
-};
-
-bool IsTerminal(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED ||
-         state == v1::CANCELLED;
-}
-
-std::string CodeName(const grpc::Status& status) {
-  const std::string_view name = GrpcStatusCodeName(status.error_code());
-  return name.empty() ? "CODE_" + std::to_string(status.error_code())
-                      : std::string(name);
-}
 
 // One thread and its CompletionQueue. The queue shuts down when the last of
 // its clients retires, which ends the thread's loop.

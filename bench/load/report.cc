@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 namespace impulse::load {
-namespace {
 
 std::string JsonString(const std::string& text) {
   std::string out = "\"";
@@ -29,7 +28,9 @@ std::string JsonString(const std::string& text) {
   return out + "\"";
 }
 
+namespace {
 double Ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
+}  // namespace
 
 std::string LatencyJson(const LatencySummary& s) {
   return fmt::format(
@@ -38,6 +39,17 @@ std::string LatencyJson(const LatencySummary& s) {
       s.count, s.mean_ns / 1e6, Ms(s.min_ns), Ms(s.p50_ns), Ms(s.p90_ns),
       Ms(s.p99_ns), Ms(s.max_ns));
 }
+
+std::string CountsJson(const std::map<std::string, std::uint64_t>& counts) {
+  std::string out = "{";
+  for (const auto& [key, n] : counts) {
+    if (out.size() > 1) out += ", ";
+    out += fmt::format("{}: {}", JsonString(key), n);
+  }
+  return out + "}";
+}
+
+namespace {
 
 double ServerCpuPercent(const Report& r) {
   if (!r.server_before.valid || !r.server_after.valid) return -1;
@@ -57,12 +69,7 @@ double ClientCpuPercent(const Report& r) {
 }  // namespace
 
 std::string ToJson(const Report& r) {
-  std::string errors = "{";
-  for (const auto& [code, n] : r.errors_by_code) {
-    if (errors.size() > 1) errors += ", ";
-    errors += fmt::format("{}: {}", JsonString(code), n);
-  }
-  errors += "}";
+  const std::string errors = CountsJson(r.errors_by_code);
   const LoadOptions& o = r.options;
   std::string server = "null";
   if (r.server_after.valid) {

@@ -36,4 +36,10 @@ struct Report {
 std::string ToJson(const Report& report);
 std::string ToText(const Report& report);
 
+// Pieces of the JSON output, also used by the burst report: a quoted and
+// escaped string; a latency summary in ms; an object of counts by name.
+std::string JsonString(const std::string& text);
+std::string LatencyJson(const LatencySummary& s);
+std::string CountsJson(const std::map<std::string, std::uint64_t>& counts);
+
 }  // namespace impulse::load
