@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -141,6 +142,16 @@ inline std::string TestTempDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// A redis-server for a whole test suite (SetUpTestSuite), in TestTempDir
+// `name`; null when redis-server is not installed or did not start (the
+// tests then skip or fail, saying which).
+inline std::unique_ptr<RedisProcess> StartSuiteRedis(const std::string& name) {
+  if (RedisProcess::Binary().empty()) return nullptr;
+  auto redis = std::make_unique<RedisProcess>(TestTempDir(name));
+  if (!redis->Start()) return nullptr;
+  return redis;
 }
 
 }  // namespace impulse::testing

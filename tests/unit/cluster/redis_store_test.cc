@@ -25,17 +25,9 @@ constexpr auto kLease = 300ms;
 class RedisStoreTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (testing::RedisProcess::Binary().empty()) return;
-    redis_ = new testing::RedisProcess(testing::TestTempDir("store_redis"));
-    if (!redis_->Start()) {
-      delete redis_;
-      redis_ = nullptr;
-    }
+    redis_ = testing::StartSuiteRedis("store_redis");
   }
-  static void TearDownTestSuite() {
-    delete redis_;
-    redis_ = nullptr;
-  }
+  static void TearDownTestSuite() { redis_.reset(); }
 
   void SetUp() override {
     if (testing::RedisProcess::Binary().empty()) {
@@ -104,12 +96,12 @@ class RedisStoreTest : public ::testing::Test {
                : v1::JOB_STATE_UNSPECIFIED;
   }
 
-  static testing::RedisProcess* redis_;
+  static std::unique_ptr<testing::RedisProcess> redis_;
   std::unique_ptr<RedisStore> a_;
   std::unique_ptr<RedisStore> b_;
 };
 
-testing::RedisProcess* RedisStoreTest::redis_ = nullptr;
+std::unique_ptr<testing::RedisProcess> RedisStoreTest::redis_;
 
 TEST_F(RedisStoreTest, AJobIsClaimedByOneReplicaOnly) {
   Queue(*a_, "j-1");

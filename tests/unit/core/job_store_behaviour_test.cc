@@ -35,17 +35,9 @@ v1::JobSpec PiSpec(std::uint64_t samples, std::uint64_t seed = 7) {
 class JobStoreBehaviourTest : public ::testing::TestWithParam<Backend> {
  protected:
   static void SetUpTestSuite() {
-    if (testing::RedisProcess::Binary().empty()) return;
-    redis_ = new testing::RedisProcess(testing::TestTempDir("behaviour_redis"));
-    if (!redis_->Start()) {
-      delete redis_;
-      redis_ = nullptr;
-    }
+    redis_ = testing::StartSuiteRedis("behaviour_redis");
   }
-  static void TearDownTestSuite() {
-    delete redis_;
-    redis_ = nullptr;
-  }
+  static void TearDownTestSuite() { redis_.reset(); }
 
   void SetUp() override {
     if (GetParam() == Backend::kRedis) {
@@ -111,13 +103,13 @@ class JobStoreBehaviourTest : public ::testing::TestWithParam<Backend> {
     return nullptr;
   }
 
-  static testing::RedisProcess* redis_;
+  static std::unique_ptr<testing::RedisProcess> redis_;
   std::string dir_;
   std::size_t max_queued_ = 10'000;
   std::unique_ptr<JobManager> manager_;
 };
 
-testing::RedisProcess* JobStoreBehaviourTest::redis_ = nullptr;
+std::unique_ptr<testing::RedisProcess> JobStoreBehaviourTest::redis_;
 
 TEST_P(JobStoreBehaviourTest, SubmittedJobRunsAndItsResultIsReadable) {
   auto job = manager_->Submit(PiSpec(1'000'000));
