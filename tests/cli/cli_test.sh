@@ -3,6 +3,7 @@
 # jobs through the CLI and checks outputs and exit statuses.
 # Usage: cli_test.sh IMPULSED IMPULSE
 set -uo pipefail
+source "$(dirname "$0")/../shell/impulsed_ports.sh"
 
 impulsed="$1"
 impulse="$2"
@@ -23,23 +24,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# The server logs "... port=NNNN ..." once it listens.
-port=""
-for _ in $(seq 1 200); do
-  port=$(sed -n 's/.*impulsed serving .* port=\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-  [[ -n "$port" ]] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    cat "$log" >&2
-    echo "FAIL: impulsed exited before listening" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [[ -z "$port" ]]; then
-  cat "$log" >&2
-  echo "FAIL: no port in the impulsed log" >&2
-  exit 1
-fi
+wait_for_ports "$server_pid" "$log"
 export IMPULSE_SERVER="127.0.0.1:$port"
 echo "impulsed on $IMPULSE_SERVER"
 

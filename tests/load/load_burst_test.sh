@@ -7,6 +7,7 @@
 # (bench/load_burst.sh measures those at full size).
 # Usage: load_burst_test.sh IMPULSED LOAD
 set -uo pipefail
+source "$(dirname "$0")/../shell/impulsed_ports.sh"
 
 impulsed="$1"
 load="$2"
@@ -21,23 +22,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
-port=""
-for _ in $(seq 1 200); do
-  port=$(sed -n 's/.*impulsed serving .* port=\([0-9][0-9]*\).*/\1/p' "$log" |
-    head -n 1)
-  [[ -n "$port" ]] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    cat "$log" >&2
-    echo "FAIL: impulsed exited before listening" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [[ -z "$port" ]]; then
-  cat "$log" >&2
-  echo "FAIL: no port in the impulsed log" >&2
-  exit 1
-fi
+wait_for_ports "$server_pid" "$log"
 
 out="$tmp/burst.json"
 "$load" --json --mode=burst --target="127.0.0.1:$port" \

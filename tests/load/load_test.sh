@@ -4,6 +4,7 @@
 # and checks the JSON: jobs done, no errors, latencies and server figures.
 # Usage: load_test.sh IMPULSED LOAD
 set -uo pipefail
+source "$(dirname "$0")/../shell/impulsed_ports.sh"
 
 impulsed="$1"
 load="$2"
@@ -24,24 +25,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
-port=""
-http_port=""
-for _ in $(seq 1 200); do
-  port=$(sed -n 's/.*impulsed serving .* port=\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-  http_port=$(sed -n 's/.*http gateway serving .* port=\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-  [[ -n "$port" && -n "$http_port" ]] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    cat "$log" >&2
-    echo "FAIL: impulsed exited before listening" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [[ -z "$port" || -z "$http_port" ]]; then
-  cat "$log" >&2
-  echo "FAIL: no ports in the impulsed log" >&2
-  exit 1
-fi
+wait_for_ports "$server_pid" "$log" http
 
 # json_get FILE EXPRESSION: a value from the JSON report (python3's json).
 json_get() {
