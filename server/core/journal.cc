@@ -96,9 +96,20 @@ Result<std::unique_ptr<Journal>> Journal::Open(
   // the journal is open, so a commit takes no fcntl locks and the WAL index
   // lives in heap memory instead of a shared-memory file. It also stops a
   // second impulsed from writing the same journal.
+  // A checkpoint (the WAL copied back into the database, with two fsyncs)
+  // runs inside the commit that crosses wal_autocheckpoint pages, on a
+  // request's thread with the mutex held, so every submit waits for it.
+  // SQLite's default of 1,000 pages meant a ~5 ms stall about every 100 ms
+  // under load. 10,000 pages (a WAL of up to ~40 MiB) copies each hot page
+  // once instead of ten times: tiny-job throughput rose 10-25 % in
+  // interleaved runs, while the rarer stalls last longer (p99 submit
+  // latency at 64 clients 16 -> 35 ms). A checkpointer thread on a second
+  // connection avoided the stalls, but needs shared (not exclusive)
+  // locking, which cost more CPU per commit than it saved.
   for (const std::string& sql :
        {std::string("PRAGMA locking_mode=EXCLUSIVE"),
-        std::string("PRAGMA journal_mode=WAL"), "PRAGMA synchronous=" + sync}) {
+        std::string("PRAGMA journal_mode=WAL"), "PRAGMA synchronous=" + sync,
+        std::string("PRAGMA wal_autocheckpoint=10000")}) {
     if (!journal->Exec(sql.c_str()).ok()) {
       return OpenError(path, WriteReason(db, path));
     }
