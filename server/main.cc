@@ -99,8 +99,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--tenant_max_queued",
                  options.manager.scheduler.max_queued_per_tenant,
-                 "queued jobs per tenant; more get RESOURCE_EXHAUSTED (0 = "
-                 "no limit)")
+                 "queued jobs per tenant (in cluster mode: in the whole "
+                 "cluster); more get RESOURCE_EXHAUSTED (0 = no limit)")
       ->capture_default_str();
   app.add_option("--tenant_max_running",
                  options.manager.scheduler.max_running_per_tenant,

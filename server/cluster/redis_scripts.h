@@ -6,12 +6,19 @@
 
 namespace impulse::cluster::scripts {
 
+// Queued jobs per tenant: the hash `queued` (KEYS named so below) counts,
+// for each tenant, its jobs in state QUEUED (claimed by a replica or not).
+// Every script that changes a job's state keeps it in step, in the same
+// atomic call, so the count cannot drift from the jobs' states.
+
 // KEYS: job hash, events stream, queue stream, tenant's job index (zset),
-// idempotency key. ARGV: id, job bytes (without spec), tenant, ordinal,
-// first event bytes, has idempotency key (1/0), events kept per job, spec
-// bytes (written once; updates leave it alone), most unfinished jobs (0 =
-// no limit). Returns the id of the job that has the idempotency key (this
-// one if new), or '' when the queue is full.
+// idempotency key, queued. ARGV: id, job bytes (without spec), tenant,
+// ordinal, first event bytes, has idempotency key (1/0), events kept per
+// job, spec bytes (written once; updates leave it alone), most unfinished
+// jobs (0 = no limit), most queued jobs of the tenant (0 = no limit).
+// Returns the id of the job that has the idempotency key (this one if new),
+// '' when the cluster queue is full, or '#<count>' when the tenant already
+// has <count> queued jobs.
 inline constexpr const char* kInsert = R"lua(
 if ARGV[6] == '1' then
   local existing = redis.call('GET', KEYS[5])
@@ -21,6 +28,11 @@ end
 if tonumber(ARGV[9]) > 0 and redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[9]) then
   return ''
 end
+local queued = tonumber(redis.call('HGET', KEYS[6], ARGV[3]) or '0')
+if tonumber(ARGV[10]) > 0 and queued >= tonumber(ARGV[10]) then
+  return '#' .. queued
+end
+redis.call('HINCRBY', KEYS[6], ARGV[3], 1)
 if ARGV[6] == '1' then redis.call('SET', KEYS[5], ARGV[1]) end
 local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
 redis.call('HSET', KEYS[1], 'job', ARGV[2], 'tenant', ARGV[3],
@@ -54,11 +66,11 @@ return {2, claims, h[1], h[2], h[3], h[4], h[5]}
 )lua";
 
 // The lease holder publishes events and state. KEYS: job hash, lease,
-// events stream, queue. ARGV: replica, job bytes without spec ('' = keep),
-// state, result
-// bytes, has result (1/0), terminal (1/0), group, retention ms, events kept,
-// then (seq, event bytes) pairs, oldest first. Returns 1 when written, 0
-// when this replica no longer holds the lease or the job already ended.
+// events stream, queue, queued. ARGV: replica, job bytes without spec ('' =
+// keep), state, result bytes, has result (1/0), terminal (1/0), group,
+// retention ms, events kept, then (seq, event bytes) pairs, oldest first.
+// Returns 1 when written, 0 when this replica no longer holds the lease or the
+// job already ended.
 inline constexpr const char* kPublish = R"lua(
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 local state = tonumber(redis.call('HGET', KEYS[1], 'state') or '0')
@@ -73,6 +85,12 @@ for i = 10, #ARGV, 2 do
 end
 redis.call('HSET', KEYS[1], 'last_seq', last)
 if ARGV[2] ~= '' then
+  local now = tonumber(ARGV[3])
+  if (state == 1) ~= (now == 1) then
+    local tenant = redis.call('HGET', KEYS[1], 'tenant')
+    local left = redis.call('HINCRBY', KEYS[5], tenant, now == 1 and 1 or -1)
+    if left <= 0 then redis.call('HDEL', KEYS[5], tenant) end
+  end
   redis.call('HSET', KEYS[1], 'job', ARGV[2], 'state', ARGV[3])
 end
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'result', ARGV[4]) end
@@ -116,7 +134,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 )lua";
 
-// Cancels a job. KEYS: job hash, lease, events stream, queue. ARGV:
+// Cancels a job. KEYS: job hash, lease, events stream, queue, queued. ARGV:
 // last_seq the caller read, cancelled job bytes (without spec), terminal
 // event bytes, its
 // seq, group, retention ms, events kept. A queued job nobody holds (and
@@ -135,6 +153,10 @@ end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], ARGV[4] .. '-0',
            'e', ARGV[3])
 redis.call('HSET', KEYS[1], 'job', ARGV[2], 'state', '5', 'last_seq', ARGV[4])
+local tenant = redis.call('HGET', KEYS[1], 'tenant')
+if redis.call('HINCRBY', KEYS[5], tenant, -1) <= 0 then
+  redis.call('HDEL', KEYS[5], tenant)
+end
 local entry = redis.call('HGET', KEYS[1], 'entry')
 if entry then
   redis.call('XACK', KEYS[4], ARGV[5], entry)

@@ -20,6 +20,7 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kGroup = "impulse";
 const std::string kPrefix = "impulse:";
 const std::string kQueue = kPrefix + "queue";
+const std::string kQueuedByTenant = kPrefix + "queued";
 
 std::string JobKey(const std::string& id) { return kPrefix + "job:" + id; }
 std::string EventsKey(const std::string& id) {
@@ -158,24 +159,35 @@ Result<std::uint64_t> RedisStore::NextOrdinal() {
 Result<std::string> RedisStore::InsertQueued(const v1::Job& job,
                                              std::uint64_t ordinal,
                                              const v1::JobEvent& queued,
-                                             std::size_t max_unfinished) {
+                                             const core::InsertLimits& limits) {
   const std::string& key = job.spec().idempotency_key();
   v1::Job view = job;
   view.clear_spec();
-  Result<RedisReply> reply =
-      Run({"EVAL", scripts::kInsert, "5", JobKey(job.id()), EventsKey(job.id()),
-           kQueue, IndexKey(job.tenant()), IdempotencyKey(job.tenant(), key),
-           job.id(), view.SerializeAsString(), job.tenant(),
-           std::to_string(ordinal), queued.SerializeAsString(),
-           key.empty() ? "0" : "1", std::to_string(options_.max_events),
-           job.spec().SerializeAsString(), std::to_string(max_unfinished)});
+  Result<RedisReply> reply = Run(
+      {"EVAL", scripts::kInsert, "6", JobKey(job.id()), EventsKey(job.id()),
+       kQueue, IndexKey(job.tenant()), IdempotencyKey(job.tenant(), key),
+       kQueuedByTenant, job.id(), view.SerializeAsString(), job.tenant(),
+       std::to_string(ordinal), queued.SerializeAsString(),
+       key.empty() ? "0" : "1", std::to_string(options_.max_events),
+       job.spec().SerializeAsString(), std::to_string(limits.max_unfinished),
+       std::to_string(limits.max_queued_per_tenant)});
   if (!reply.ok()) return reply.error();
   std::string id = Text(reply.value().get());
   if (id.empty()) {
     return Error{ErrorCode::kResourceExhausted,
                  "the cluster queue is full (" +
-                     std::to_string(max_unfinished) +
+                     std::to_string(limits.max_unfinished) +
                      " unfinished jobs, --max_queued); retry later",
+                 ""};
+  }
+  if (id.front() == '#') {
+    return Error{ErrorCode::kResourceExhausted,
+                 (job.tenant().empty() ? std::string("this cluster")
+                                       : "tenant '" + job.tenant() + "'") +
+                     " already has " + id.substr(1) +
+                     " queued jobs in the cluster, the most allowed per "
+                     "tenant (--tenant_max_queued); retry when some have "
+                     "started",
                  ""};
   }
   return id;
@@ -188,7 +200,7 @@ Status RedisStore::Insert(const v1::Job& job, std::uint64_t ordinal) {
   queued.set_type(v1::STATE_CHANGED);
   queued.set_state(v1::QUEUED);
   *queued.mutable_time() = core::NowTimestamp();
-  Result<std::string> id = InsertQueued(job, ordinal, queued, 0);
+  Result<std::string> id = InsertQueued(job, ordinal, queued, {});
   if (!id.ok()) return id.error();
   return {};
 }
@@ -419,11 +431,12 @@ Result<bool> RedisStore::Publish(Owned& owned, const v1::Job* job,
   std::vector<std::string> args = {
       "EVAL",
       scripts::kPublish,
-      "4",
+      "5",
       JobKey(id),
       LeaseKey(id),
       EventsKey(id),
       kQueue,
+      kQueuedByTenant,
       replica_,
       view,
       job != nullptr ? std::to_string(static_cast<int>(job->state())) : "",
@@ -580,12 +593,13 @@ Status RedisStore::RequestCancel(const std::string& id) {
   event.set_type(v1::STATE_CHANGED);
   event.set_state(v1::CANCELLED);
   *event.mutable_error() = cancelled.error();
-  Result<RedisReply> reply = Run(
-      {"EVAL", scripts::kCancel, "4", JobKey(id), LeaseKey(id), EventsKey(id),
-       kQueue, std::to_string(last_seq), cancelled.SerializeAsString(),
-       event.SerializeAsString(), std::to_string(last_seq + 1), kGroup,
-       std::to_string(retention_ms_.load()),
-       std::to_string(options_.max_events)});
+  Result<RedisReply> reply =
+      Run({"EVAL", scripts::kCancel, "5", JobKey(id), LeaseKey(id),
+           EventsKey(id), kQueue, kQueuedByTenant, std::to_string(last_seq),
+           cancelled.SerializeAsString(), event.SerializeAsString(),
+           std::to_string(last_seq + 1), kGroup,
+           std::to_string(retention_ms_.load()),
+           std::to_string(options_.max_events)});
   if (!reply.ok()) return reply.error();
   if (reply.value()->integer == 1) {
     // Running (or held) somewhere; when here, stop it now rather than at the

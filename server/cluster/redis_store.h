@@ -67,7 +67,7 @@ class RedisStore final : public core::ClusterStore {
   Result<std::uint64_t> NextOrdinal() override;
   Result<std::string> InsertQueued(const v1::Job& job, std::uint64_t ordinal,
                                    const v1::JobEvent& queued,
-                                   std::size_t max_unfinished) override;
+                                   const core::InsertLimits& limits) override;
   Result<std::optional<core::StoredJob>> Load(const std::string& id) override;
   Result<std::vector<v1::JobEvent>> ReadEvents(const std::string& id,
                                                std::uint64_t after_seq,

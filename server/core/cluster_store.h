@@ -36,6 +36,15 @@ struct ClaimedJob {
   bool cancel_requested = false;
 };
 
+// Admission limits of InsertQueued (0 = no limit).
+struct InsertLimits {
+  // Unfinished (queued or running) jobs in the whole cluster: --max_queued.
+  std::size_t max_unfinished = 0;
+  // Queued jobs of the job's tenant in the whole cluster:
+  // --tenant_max_queued.
+  std::size_t max_queued_per_tenant = 0;
+};
+
 class ClusterStore : public JobStore {
  public:
   // The store answered its last call (readiness). While false, new work is
@@ -47,12 +56,11 @@ class ClusterStore : public JobStore {
   // Writes a queued job with its first event and puts it on the queue,
   // unless its spec's idempotency key already names a job of its tenant:
   // then nothing is written. Returns the id of the job that has the key;
-  // kResourceExhausted when `max_unfinished` jobs (0 = no limit) are queued
-  // or running in the whole cluster.
+  // kResourceExhausted when a limit is reached.
   virtual Result<std::string> InsertQueued(const v1::Job& job,
                                            std::uint64_t ordinal,
                                            const v1::JobEvent& queued,
-                                           std::size_t max_unfinished) = 0;
+                                           const InsertLimits& limits) = 0;
   // Any replica's job; nullopt when there is none.
   virtual Result<std::optional<StoredJob>> Load(const std::string& id) = 0;
   // The job's stored events with seq > after_seq, oldest first.

@@ -149,10 +149,12 @@ Result<std::shared_ptr<JobRecord>> JobManager::SubmitShared(
                                          options_.event_log, 1, tenant);
   job->MarkQueued();
   std::vector<v1::JobEvent> first = job->events().ReadAfter(0, 1);
-  // --max_queued bounds the unfinished jobs of the whole cluster.
-  Result<std::string> id =
-      cluster_->InsertQueued(job->ToProto(false), ordinal.value(), first[0],
-                             options_.scheduler.max_queued);
+  // Both bound the whole cluster: --max_queued its unfinished jobs,
+  // --tenant_max_queued a tenant's queued ones.
+  Result<std::string> id = cluster_->InsertQueued(
+      job->ToProto(false), ordinal.value(), first[0],
+      {.max_unfinished = options_.scheduler.max_queued,
+       .max_queued_per_tenant = options_.scheduler.max_queued_per_tenant});
   if (!id.ok()) {
     if (id.error().code == ErrorCode::kResourceExhausted) return id.error();
     return StoreUnavailable(id.error());

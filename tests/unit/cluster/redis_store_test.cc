@@ -51,12 +51,17 @@ class RedisStoreTest : public ::testing::Test {
     return store.ok() ? std::move(store.value()) : nullptr;
   }
 
-  // Queues job `id` (pi) through `store`.
-  void Queue(RedisStore& store, const std::string& id) {
-    JobRecord job(id, 1, Spec(), core::EventLog::Options{});
+  // Queues job `id` (pi) of `tenant` through `store`, within `limits`.
+  static Result<std::string> TryQueue(RedisStore& store, const std::string& id,
+                                      const std::string& tenant,
+                                      const core::InsertLimits& limits) {
+    JobRecord job(id, 1, Spec(), core::EventLog::Options{}, 1, tenant);
     job.MarkQueued();
-    Result<std::string> inserted = store.InsertQueued(
-        job.ToProto(false), 1, job.events().ReadAfter(0, 1).front(), 0);
+    return store.InsertQueued(job.ToProto(false), 1,
+                              job.events().ReadAfter(0, 1).front(), limits);
+  }
+  void Queue(RedisStore& store, const std::string& id) {
+    Result<std::string> inserted = TryQueue(store, id, "", {});
     ASSERT_TRUE(inserted.ok()) << inserted.error().ToString();
   }
 
@@ -183,6 +188,39 @@ TEST_F(RedisStoreTest, CancelEndsAQueuedJobAtOnceAndReachesARunningOne) {
   a_->Heartbeat();  // the owner sees the flag
   EXPECT_TRUE(job->cancel_requested().load());
   EXPECT_TRUE(job->cancel_flag().load());
+}
+
+TEST_F(RedisStoreTest, ATenantsQueuedJobsAreCappedAcrossReplicas) {
+  const core::InsertLimits two_each{.max_queued_per_tenant = 2};
+  ASSERT_TRUE(TryQueue(*a_, "t-1", "team", two_each).ok());
+  ASSERT_TRUE(TryQueue(*a_, "t-2", "team", two_each).ok());
+  // The third, through the other replica: refused, naming the flag.
+  Result<std::string> third = TryQueue(*b_, "t-3", "team", two_each);
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_NE(third.error().message.find("tenant 'team' already has 2 queued"),
+            std::string::npos)
+      << third.error().message;
+  EXPECT_NE(third.error().message.find("--tenant_max_queued"),
+            std::string::npos);
+  EXPECT_FALSE(a_->Load("t-3").value().has_value()) << "nothing written";
+  // Another tenant is not held back.
+  ASSERT_TRUE(TryQueue(*b_, "o-1", "other", two_each).ok());
+
+  // A job that starts running leaves the queue: room for one more.
+  std::shared_ptr<JobRecord> running = ClaimOne(*a_, 2s);
+  ASSERT_NE(running, nullptr);
+  ASSERT_EQ(running->id(), "t-1");
+  ASSERT_TRUE(running->MarkRunning(v1::CPU));
+  ASSERT_TRUE(a_->Update(running->ToProto(false), nullptr).ok());
+  ASSERT_TRUE(TryQueue(*b_, "t-3", "team", two_each).ok());
+  EXPECT_FALSE(TryQueue(*b_, "t-4", "team", two_each).ok());
+
+  // So does a queued job that is cancelled.
+  ASSERT_TRUE(b_->RequestCancel("t-2").ok());
+  ASSERT_EQ(StoredState("t-2"), v1::CANCELLED);
+  EXPECT_TRUE(TryQueue(*b_, "t-4", "team", two_each).ok());
+  EXPECT_FALSE(TryQueue(*a_, "t-5", "team", two_each).ok());
 }
 
 }  // namespace

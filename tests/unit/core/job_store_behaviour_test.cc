@@ -62,6 +62,7 @@ class JobStoreBehaviourTest : public ::testing::TestWithParam<Backend> {
     options.scheduler.cpu_threads = 1;
     options.scheduler.max_running = 1;
     options.scheduler.max_queued = max_queued_;
+    options.scheduler.max_queued_per_tenant = tenant_max_queued_;
     options.result_cache_bytes = 0;
     if (GetParam() == Backend::kRedis) {
       auto store =
@@ -80,10 +81,11 @@ class JobStoreBehaviourTest : public ::testing::TestWithParam<Backend> {
 
   // Polls (the store may be another process) until the job is in `state`.
   bool WaitFor(JobManager& manager, const std::string& id, v1::JobState state,
-               std::chrono::milliseconds timeout = 15s) {
+               std::chrono::milliseconds timeout = 15s,
+               const std::string& tenant = "") {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      auto job = manager.Find(id);
+      auto job = manager.Find(id, tenant);
       if (job.ok() && job.value()->state() == state) return true;
       std::this_thread::sleep_for(5ms);
     }
@@ -106,6 +108,7 @@ class JobStoreBehaviourTest : public ::testing::TestWithParam<Backend> {
   static std::unique_ptr<testing::RedisProcess> redis_;
   std::string dir_;
   std::size_t max_queued_ = 10'000;
+  std::size_t tenant_max_queued_ = 0;
   std::unique_ptr<JobManager> manager_;
 };
 
@@ -281,6 +284,31 @@ TEST_P(JobStoreBehaviourTest, SubmitsBeyondTheQueueLimitAreRefused) {
   EXPECT_EQ(last.error().code, ErrorCode::kResourceExhausted);
   EXPECT_NE(last.error().message.find("full"), std::string::npos);
   for (const std::string& id : ids) ASSERT_TRUE(manager_->Cancel(id).ok());
+}
+
+TEST_P(JobStoreBehaviourTest, ATenantsQueuedJobsAreCapped) {
+  tenant_max_queued_ = 1;
+  manager_.reset();
+  manager_ = MakeManager();
+  ASSERT_NE(manager_, nullptr);
+  // One slot: the first job runs (it left the queue), the second waits.
+  auto running = manager_->Submit(PiSpec(100'000'000'000, 1), "team");
+  ASSERT_TRUE(running.ok()) << running.error().ToString();
+  ASSERT_TRUE(
+      WaitFor(*manager_, running.value()->id(), v1::RUNNING, 15s, "team"));
+  auto queued = manager_->Submit(PiSpec(1'000, 2), "team");
+  ASSERT_TRUE(queued.ok()) << queued.error().ToString();
+  auto refused = manager_->Submit(PiSpec(1'000, 3), "team");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_NE(refused.error().message.find("--tenant_max_queued"),
+            std::string::npos)
+      << refused.error().message;
+  auto other = manager_->Submit(PiSpec(1'000, 4), "other");
+  EXPECT_TRUE(other.ok()) << "another tenant is not held back";
+  ASSERT_TRUE(manager_->Cancel(running.value()->id(), "team").ok());
+  ASSERT_TRUE(
+      WaitFor(*manager_, queued.value()->id(), v1::SUCCEEDED, 15s, "team"));
 }
 
 TEST_P(JobStoreBehaviourTest, UnfinishedJobsRunAgainUnderANewManager) {
