@@ -161,6 +161,22 @@ std::shared_ptr<JobRecord> Scheduler::PopLocked(Lane& lane) {
   return job;
 }
 
+Scheduler::NameWorkers::NameWorkers(tbb::task_arena& arena)
+    : tbb::task_scheduler_observer(arena) {
+  observe(true);
+}
+
+Scheduler::NameWorkers::~NameWorkers() { observe(false); }
+
+void Scheduler::NameWorkers::on_scheduler_entry(bool is_worker) {
+  // Workers enter the arena again after each idle spell: name them once.
+  thread_local bool named = false;
+  if (is_worker && !named) {
+    pthread_setname_np(pthread_self(), "cpu-pool");
+    named = true;
+  }
+}
+
 void Scheduler::Pause() {
   std::lock_guard lock(mu_);
   paused_ = true;

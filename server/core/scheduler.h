@@ -11,6 +11,7 @@
 
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_scheduler_observer.h>
 
 #include <condition_variable>
 #include <cstdint>
@@ -99,6 +100,16 @@ class Scheduler {
   // every job, and each job's parallel loops, on a single thread.
   tbb::global_control parallelism_;
   tbb::task_arena arena_;
+  // Names the arena's worker threads "cpu-pool" (they would carry the name
+  // of the thread that started them, "io"), so top -H and perf tell them
+  // apart.
+  class NameWorkers : public tbb::task_scheduler_observer {
+   public:
+    explicit NameWorkers(tbb::task_arena& arena);
+    ~NameWorkers() override;
+    void on_scheduler_entry(bool is_worker) override;
+  };
+  NameWorkers name_workers_{arena_};
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;

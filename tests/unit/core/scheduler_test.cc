@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <oneapi/tbb/parallel_for.h>
+#include <pthread.h>
 
 #include <latch>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -67,6 +69,24 @@ TEST(SchedulerTest, AFullQueueRefusesAndRemoveTakesAJobOut) {
   gate.count_down();
   EXPECT_TRUE(scheduler.WaitIdle(std::chrono::steady_clock::now() +
                                  std::chrono::seconds(30)));
+}
+
+TEST(SchedulerTest, JobsRunOnThreadsNamedCpuPool) {
+  std::mutex mu;
+  std::string name;
+  Scheduler scheduler(Scheduler::Options{.cpu_threads = 1, .max_running = 1},
+                      [&](const std::shared_ptr<JobRecord>&) {
+                        char buffer[16] = {};
+                        pthread_getname_np(pthread_self(), buffer,
+                                           sizeof(buffer));
+                        std::lock_guard lock(mu);
+                        name = buffer;
+                      });
+  ASSERT_TRUE(scheduler.Enqueue(MakeJob(0, 0)).ok());
+  ASSERT_TRUE(scheduler.WaitIdle(std::chrono::steady_clock::now() +
+                                 std::chrono::seconds(30)));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(name, "cpu-pool");
 }
 
 TEST(SchedulerTest, EverySlotIsUsed) {
