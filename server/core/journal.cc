@@ -96,6 +96,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(
   // the journal is open, so a commit takes no fcntl locks and the WAL index
   // lives in heap memory instead of a shared-memory file. It also stops a
   // second impulsed from writing the same journal.
+  //
   // A checkpoint (the WAL copied back into the database, with two fsyncs)
   // runs inside the commit that crosses wal_autocheckpoint pages, on a
   // request's thread with the mutex held, so every submit waits for it.
