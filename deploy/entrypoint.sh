@@ -16,6 +16,9 @@
 #   IMPULSE_TLS_CLIENT_CA     --tls_client_ca (mutual TLS)
 #   IMPULSE_CLUSTER_REDIS     --cluster_redis=redis://HOST:PORT (cluster mode)
 #   IMPULSE_CLUSTER_LEASE_MS  --cluster_lease_ms (same value on every replica)
+#   IMPULSE_CLUSTER_ADVERTISE --cluster_advertise=HOST:PORT (where the other
+#                             replicas reach this one; Kubernetes: the pod IP)
+#   IMPULSE_CLUSTER_PEER_CA   --cluster_peer_ca (CA of the replicas' TLS certs)
 #   IMPULSE_DRAIN_TIMEOUT_MS  --drain_timeout_ms
 #   IMPULSE_LOG_LEVEL IMPULSE_CPU_THREADS IMPULSE_IO_THREADS IMPULSE_MAX_RUNNING
 #   IMPULSE_MAX_QUEUED IMPULSE_TENANT_MAX_QUEUED IMPULSE_TENANT_MAX_RUNNING
@@ -114,6 +117,8 @@ add_env tls_client_ca IMPULSE_TLS_CLIENT_CA
 # support still starts in the embedded (SQLite) mode.
 add_env cluster_redis IMPULSE_CLUSTER_REDIS
 add_env cluster_lease_ms IMPULSE_CLUSTER_LEASE_MS
+add_env cluster_advertise IMPULSE_CLUSTER_ADVERTISE
+add_env cluster_peer_ca IMPULSE_CLUSTER_PEER_CA
 add_env drain_timeout_ms IMPULSE_DRAIN_TIMEOUT_MS
 add_env heap_trim_ms IMPULSE_HEAP_TRIM_MS
 add_env log_level IMPULSE_LOG_LEVEL

@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +12,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fstream>
+#include <sstream>
 
 #include "compute/gpu/gpu.h"
 #include "proto/duration_text.h"
@@ -46,6 +49,18 @@ core::JobManagerOptions WithDevices(core::JobManagerOptions options,
   options.scheduler.max_running_gpu =
       devices.size() * gpu::StreamPoolOptions{}.streams_per_device;
   return options;
+}
+
+// Where other replicas reach this one: the listen host, or the hostname
+// when the server listens on every address.
+std::string DefaultAdvertise(const std::string& listen, int port) {
+  const std::size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    host = gethostname(name, sizeof(name) - 1) == 0 ? name : "localhost";
+  }
+  return host + ":" + std::to_string(port);
 }
 
 }  // namespace
@@ -149,6 +164,32 @@ Status ImpulseServer::Start() {
                  "cannot listen for gRPC on '" + options_.grpc_listen +
                      "' (address in use, or not HOST:PORT?)",
                  "grpc_listen"};
+  }
+  if (manager_->clustered()) {
+    std::string peer_ca;
+    if (!options_.cluster_peer_ca.empty()) {
+      std::ifstream in(options_.cluster_peer_ca, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      if (!in || text.str().empty()) {
+        return Error{
+            ErrorCode::kInvalidArgument,
+            "cannot read --cluster_peer_ca=" + options_.cluster_peer_ca,
+            "cluster_peer_ca"};
+      }
+      peer_ca = text.str();
+    }
+    const std::string advertise =
+        options_.cluster_advertise.empty()
+            ? DefaultAdvertise(options_.grpc_listen, grpc_port_)
+            : options_.cluster_advertise;
+    manager_->SetAdvertiseAddress(advertise);
+    handlers_->ForwardResults(
+        std::make_shared<grpc_bridge::ResultForwarder>(tls, peer_ca));
+    spdlog::info(
+        "cluster advertise={}: other replicas read this one's result "
+        "files there",
+        advertise);
   }
   if (!options_.http_listen.empty()) {
     // Same io_context: every HTTP session is a coroutine on the io threads.

@@ -51,6 +51,12 @@ struct ServerOptions {
   // clients must also present a certificate signed by that CA. All empty:
   // plaintext.
   edge::TlsFiles tls;
+  // Cluster mode: the HOST:PORT other replicas reach this one's gRPC at ("":
+  // the --grpc_listen host, or this machine's hostname when that is a
+  // wildcard, and the bound port), and with TLS the PEM file of the CA that
+  // signed the replicas' certificates ("": trust this replica's own chain).
+  std::string cluster_advertise;
+  std::string cluster_peer_ca;
   core::JobManagerOptions manager;
   // How often finished jobs past retention (manager.retention,
   // manager.retention_max_jobs) are swept, on the io_context.

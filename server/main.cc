@@ -167,6 +167,17 @@ int main(int argc, char** argv) {
          "jobs, events, results and leases live there, so any replica "
          "answers for any job); replaces --journal. Without it: one process")
       ->type_name("URL");
+  app.add_option("--cluster_advertise", options.cluster_advertise,
+                 "cluster mode: HOST:PORT where the other replicas reach this "
+                 "one's gRPC (they read large result files from the replica "
+                 "that keeps them); default: the --grpc_listen host, or this "
+                 "machine's hostname when listening on 0.0.0.0, and the port")
+      ->type_name("HOST:PORT");
+  app.add_option("--cluster_peer_ca", options.cluster_peer_ca,
+                 "cluster mode with TLS: PEM file of the CA that signed the "
+                 "replicas' certificates (default: trust this replica's own "
+                 "--tls_cert chain)")
+      ->type_name("FILE");
   app.add_option("--cluster_lease_ms", cluster_lease_ms,
                  "cluster mode: a replica that stops renewing its jobs' "
                  "leases (it died) loses them to another replica after this "

@@ -695,6 +695,33 @@ Result<std::unique_ptr<ResultChunkStream>> JobManager::StreamResult(
   return StreamResultChunks(std::move(result), chunk_bytes, result_dir());
 }
 
+void JobManager::SetAdvertiseAddress(std::string address) {
+  std::lock_guard lock(advertise_mu_);
+  advertise_ = std::move(address);
+}
+
+Result<std::string> JobManager::RemoteResultHolder(
+    const std::string& id, const std::string& tenant) const {
+  Result<std::shared_ptr<JobRecord>> found = Find(id, tenant);
+  if (!found.ok()) return found.error();
+  std::shared_ptr<const v1::JobResult> result = found.value()->result();
+  if (result == nullptr || !result->has_distance_matrix()) return std::string();
+  const v1::DistanceMatrixResult& matrix = result->distance_matrix();
+  if (matrix.storage_key().empty() || matrix.storage_host().empty()) {
+    return std::string();
+  }
+  {
+    std::lock_guard lock(advertise_mu_);
+    if (matrix.storage_host() == advertise_) return std::string();
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(
+          std::filesystem::path(result_dir()) / matrix.storage_key(), ec)) {
+    return std::string();
+  }
+  return matrix.storage_host();
+}
+
 v1::Device JobManager::Place(const v1::JobSpec& spec,
                              const jobs::JobKind& kind) const {
   switch (spec.device()) {
@@ -777,6 +804,12 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
     return;
   }
   if (result.ok()) {
+    if (cluster_ != nullptr && result.value().has_distance_matrix() &&
+        !result.value().distance_matrix().storage_key().empty()) {
+      // Other replicas read the rows from here (RemoteResultHolder).
+      std::lock_guard lock(advertise_mu_);
+      result.value().mutable_distance_matrix()->set_storage_host(advertise_);
+    }
     auto shared =
         std::make_shared<const v1::JobResult>(std::move(result.value()));
     // Cached before the terminal event: a client that saw it and submits

@@ -134,6 +134,15 @@ class JobManager {
   Result<std::unique_ptr<ResultChunkStream>> StreamResult(
       const std::string& id, std::size_t chunk_bytes,
       const std::string& tenant = "") const;
+  // Cluster mode: the gRPC address (HOST:PORT) other replicas reach this one
+  // at; stamped on the results whose rows it keeps in a file (set once the
+  // server listens).
+  void SetAdvertiseAddress(std::string address);
+  // The replica that keeps the job's result file, when that is another one
+  // and the file is not here; "" when this replica can serve the result (or
+  // answer why not) itself.
+  Result<std::string> RemoteResultHolder(const std::string& id,
+                                         const std::string& tenant = "") const;
 
   // Datasets (job_manager_datasets.cc), one store per tenant. Upload and
   // list go to the store; deleting checks first that no queued or running
@@ -170,6 +179,8 @@ class JobManager {
   // Jobs that reached a terminal state since start (for jobs/s).
   std::uint64_t finished() const { return finished_.load(); }
   int cpu_threads() const { return scheduler_.cpu_threads(); }
+  // Cluster mode (a ClusterStore), not one process.
+  bool clustered() const { return cluster_ != nullptr; }
 
  private:
   class RunContext;
@@ -267,7 +278,9 @@ class JobManager {
   std::atomic<bool> draining_{false};
   std::unique_ptr<DatasetStore> datasets_;  // the "" tenant's
   mutable jobs::IndexRegistry indexes_;     // the "" tenant's
-  mutable std::mutex tenants_mu_;           // guards the two maps below
+  mutable std::mutex advertise_mu_;
+  std::string advertise_;          // guarded by advertise_mu_
+  mutable std::mutex tenants_mu_;  // guards the two maps below
   mutable std::map<std::string, std::unique_ptr<DatasetStore>> tenant_stores_;
   mutable std::map<std::string, std::unique_ptr<jobs::IndexRegistry>>
       tenant_indexes_;

@@ -139,9 +139,17 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
     if (!co_await StreamEvents(call, job.value(), 0)) co_return ClientGone();
     co_return grpc::Status::OK;
   };
-  auto get_result =
-      [manager](StreamCall<v1::GetResultRequest, v1::ResultChunk>& call)
+  auto get_result = [manager, forwarder = forwarder_](
+                        StreamCall<v1::GetResultRequest, v1::ResultChunk>& call)
       -> awaitable<grpc::Status> {
+    if (forwarder != nullptr && !ResultForwarder::IsForwarded(call.context)) {
+      Result<std::string> holder =
+          manager->RemoteResultHolder(call.request.id(), call.tenant);
+      if (!holder.ok()) co_return StatusOf(holder.error(), call.context);
+      if (!holder.value().empty()) {
+        co_return co_await forwarder->Forward(call, holder.value());
+      }
+    }
     auto chunks = manager->StreamResult(call.request.id(), kResultChunkBytes,
                                         call.tenant);
     if (!chunks.ok()) co_return StatusOf(chunks.error(), call.context);

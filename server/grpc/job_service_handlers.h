@@ -10,6 +10,7 @@
 #include "impulse/v1/jobs.grpc.pb.h"
 #include "server/core/job_manager.h"
 #include "server/grpc/grpc_operation.h"
+#include "server/grpc/result_forwarder.h"
 #include "server/metrics/server_metrics.h"
 
 namespace impulse::grpc_bridge {
@@ -34,6 +35,11 @@ class JobServiceHandlers {
   void RequireTokens(std::shared_ptr<const edge::TokenAuth> auth) {
     gate_.RequireTokens(std::move(auth));
   }
+  // Cluster mode: GetResult of a result file another replica keeps is read
+  // from it (before Start).
+  void ForwardResults(std::shared_ptr<ResultForwarder> forwarder) {
+    forwarder_ = std::move(forwarder);
+  }
 
  private:
   core::JobManager& manager_;
@@ -41,6 +47,7 @@ class JobServiceHandlers {
   metrics::ServerMetrics* metrics_;
   v1::JobService::AsyncService service_;
   AcceptGate gate_;
+  std::shared_ptr<ResultForwarder> forwarder_;
 };
 
 }  // namespace impulse::grpc_bridge

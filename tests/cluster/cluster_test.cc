@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -396,6 +397,80 @@ TEST_F(ClusterTest, TlsFrontEndsForGrpcAndRest) {
                    "https://127.0.0.1:" +
                    std::to_string(lb_https_port_) + "/readyz"),
             "000");
+}
+
+TEST_F(ClusterTest, AResultFileIsReadThroughEveryReplica) {
+  // A 600 x 600 distance matrix (2.9 MB) is kept in a file by the replica
+  // that ran it; the other two read it from that replica.
+  constexpr int kPoints = 600;
+  std::vector<double> xy(2 * kPoints);
+  for (int i = 0; i < 2 * kPoints; ++i) xy[i] = std::sin(0.37 * i) * 10.0;
+  // Datasets are per replica: each gets the same one.
+  for (const auto& replica : replicas_) {
+    auto stub = StubFor(replica->grpc_target());
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::Dataset answer;
+    auto writer = stub->UploadDataset(&context, &answer);
+    v1::UploadDatasetRequest header;
+    header.mutable_header()->set_name("pts");
+    header.mutable_header()->set_format(v1::POINTS_F64);
+    header.mutable_header()->set_dims(2);
+    ASSERT_TRUE(writer->Write(header));
+    v1::UploadDatasetRequest chunk;
+    chunk.set_chunk(std::string(reinterpret_cast<const char*>(xy.data()),
+                                xy.size() * sizeof(double)));
+    chunk.set_last(true);
+    ASSERT_TRUE(writer->Write(chunk));
+    writer->WritesDone();
+    const grpc::Status status = writer->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  v1::JobSpec spec;
+  spec.mutable_distance_matrix()->set_dataset("pts");
+  v1::Job job;
+  const grpc::Status submitted = Submit(spec, &job);
+  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+  std::optional<v1::Job> done = WaitFinished(job.id(), Clock::now() + 30s);
+  ASSERT_TRUE(done.has_value()) << AllLogs();
+  ASSERT_EQ(done->state(), v1::SUCCEEDED) << done->error().message();
+
+  const auto distance = [&](int i, int j) {
+    return std::hypot(xy[2 * i] - xy[2 * j], xy[2 * i + 1] - xy[2 * j + 1]);
+  };
+  for (int r = 0; r < kReplicas; ++r) {
+    auto stub = StubFor(replicas_[r]->grpc_target());
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 20s);
+    v1::GetResultRequest request;
+    request.set_id(job.id());
+    auto reader = stub->GetResult(&context, request);
+    std::uint64_t rows = 0;
+    v1::ResultChunk chunk;
+    while (reader->Read(&chunk)) {
+      const v1::DistanceMatrixResult& m = chunk.result().distance_matrix();
+      ASSERT_EQ(m.values_size(), static_cast<int>(m.rows() * kPoints));
+      // Spot checks: the first column of each chunk's rows.
+      for (std::uint64_t k = 0; k < m.rows(); ++k) {
+        const int row = static_cast<int>(m.row_offset() + k);
+        ASSERT_NEAR(m.values(static_cast<int>(k * kPoints)), distance(row, 0),
+                    1e-9);
+      }
+      rows += m.rows();
+    }
+    const grpc::Status status = reader->Finish();
+    EXPECT_TRUE(status.ok())
+        << "replica " << r + 1 << ": " << status.error_message();
+    EXPECT_EQ(rows, static_cast<std::uint64_t>(kPoints)) << "replica " << r + 1;
+  }
+  // Two of the three had no file and read it from the third.
+  const std::string logs = AllLogs();
+  std::size_t forwarded = 0;
+  for (std::size_t at = logs.find("GetResult forwarded");
+       at != std::string::npos; at = logs.find("GetResult forwarded", at + 1)) {
+    ++forwarded;
+  }
+  EXPECT_EQ(forwarded, 2u) << logs;
 }
 
 TEST_F(ClusterTest, JobsSurviveAKilledReplicaAndRedisComesBack) {

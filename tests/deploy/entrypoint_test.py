@@ -73,6 +73,8 @@ mapping = {
     "IMPULSE_TLS_KEY": ("tls_key", "/x/tls.key"),
     "IMPULSE_TLS_CLIENT_CA": ("tls_client_ca", "/x/ca.pem"),
     "IMPULSE_CLUSTER_REDIS": ("cluster_redis", "redis://redis:6379"),
+    "IMPULSE_CLUSTER_ADVERTISE": ("cluster_advertise", "10.0.0.7:50051"),
+    "IMPULSE_CLUSTER_PEER_CA": ("cluster_peer_ca", "/x/peer-ca.pem"),
     "IMPULSE_DRAIN_TIMEOUT_MS": ("drain_timeout_ms", "25000"),
     "IMPULSE_LOG_LEVEL": ("log_level", "debug"),
     "IMPULSE_CPU_THREADS": ("cpu_threads", "3"),
