@@ -51,18 +51,6 @@ core::JobManagerOptions WithDevices(core::JobManagerOptions options,
   return options;
 }
 
-// Where other replicas reach this one: the listen host, or the hostname
-// when the server listens on every address.
-std::string DefaultAdvertise(const std::string& listen, int port) {
-  const std::size_t colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
-  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
-    char name[256] = {};
-    host = gethostname(name, sizeof(name) - 1) == 0 ? name : "localhost";
-  }
-  return host + ":" + std::to_string(port);
-}
-
 }  // namespace
 
 ImpulseServer::ImpulseServer(ServerOptions options)
@@ -89,6 +77,17 @@ namespace {
 std::string_view HostOf(std::string_view listen) {
   const std::size_t colon = listen.rfind(':');
   return colon == std::string_view::npos ? listen : listen.substr(0, colon);
+}
+
+// Where other replicas reach this one: the listen host, or the hostname
+// when the server listens on every address.
+std::string DefaultAdvertise(const std::string& listen, int port) {
+  std::string host(HostOf(listen));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    host = gethostname(name, sizeof(name) - 1) == 0 ? name : "localhost";
+  }
+  return host + ":" + std::to_string(port);
 }
 
 // Without tokens anyone who can connect may use the server, so it listens

@@ -680,8 +680,8 @@ Result<std::vector<v1::ResultChunk>> JobManager::ResultChunks(
 }
 
 Result<std::unique_ptr<ResultChunkStream>> JobManager::StreamResult(
-    const std::string& id, std::size_t chunk_bytes,
-    const std::string& tenant) const {
+    const std::string& id, std::size_t chunk_bytes, const std::string& tenant,
+    std::string* held_by) const {
   Result<std::shared_ptr<JobRecord>> found = Find(id, tenant);
   if (!found.ok()) return found.error();
   const JobRecord& job = *found.value();
@@ -692,6 +692,10 @@ Result<std::unique_ptr<ResultChunkStream>> JobManager::StreamResult(
                      "; only a SUCCEEDED job has a result",
                  "id"};
   }
+  if (held_by != nullptr) {
+    *held_by = RemoteHolder(*result);
+    if (!held_by->empty()) return std::unique_ptr<ResultChunkStream>();
+  }
   return StreamResultChunks(std::move(result), chunk_bytes, result_dir());
 }
 
@@ -700,26 +704,19 @@ void JobManager::SetAdvertiseAddress(std::string address) {
   advertise_ = std::move(address);
 }
 
-Result<std::string> JobManager::RemoteResultHolder(
-    const std::string& id, const std::string& tenant) const {
-  Result<std::shared_ptr<JobRecord>> found = Find(id, tenant);
-  if (!found.ok()) return found.error();
-  std::shared_ptr<const v1::JobResult> result = found.value()->result();
-  if (result == nullptr || !result->has_distance_matrix()) return std::string();
-  const v1::DistanceMatrixResult& matrix = result->distance_matrix();
-  if (matrix.storage_key().empty() || matrix.storage_host().empty()) {
-    return std::string();
-  }
+std::string JobManager::RemoteHolder(const v1::JobResult& result) const {
+  const std::string key = ResultFileKey(&result);
+  const std::string& holder = result.distance_matrix().storage_host();
+  if (key.empty() || holder.empty()) return "";
   {
     std::lock_guard lock(advertise_mu_);
-    if (matrix.storage_host() == advertise_) return std::string();
+    if (holder == advertise_) return "";
   }
   std::error_code ec;
-  if (std::filesystem::exists(
-          std::filesystem::path(result_dir()) / matrix.storage_key(), ec)) {
-    return std::string();
+  if (std::filesystem::exists(std::filesystem::path(result_dir()) / key, ec)) {
+    return "";
   }
-  return matrix.storage_host();
+  return holder;
 }
 
 v1::Device JobManager::Place(const v1::JobSpec& spec,
@@ -804,9 +801,8 @@ void JobManager::RunJob(const std::shared_ptr<JobRecord>& job) {
     return;
   }
   if (result.ok()) {
-    if (cluster_ != nullptr && result.value().has_distance_matrix() &&
-        !result.value().distance_matrix().storage_key().empty()) {
-      // Other replicas read the rows from here (RemoteResultHolder).
+    if (cluster_ != nullptr && !ResultFileKey(&result.value()).empty()) {
+      // Other replicas read the rows from here (RemoteHolder).
       std::lock_guard lock(advertise_mu_);
       result.value().mutable_distance_matrix()->set_storage_host(advertise_);
     }

@@ -131,18 +131,16 @@ class JobManager {
       const std::string& id, std::size_t chunk_bytes,
       const std::string& tenant = "") const;
   // The same chunks one at a time (large results are never copied whole).
+  // With `held_by` (cluster mode): when another replica keeps the result's
+  // file and it is not here, nothing is streamed: *held_by names that
+  // replica (HOST:PORT) and the stream is null.
   Result<std::unique_ptr<ResultChunkStream>> StreamResult(
       const std::string& id, std::size_t chunk_bytes,
-      const std::string& tenant = "") const;
+      const std::string& tenant = "", std::string* held_by = nullptr) const;
   // Cluster mode: the gRPC address (HOST:PORT) other replicas reach this one
   // at; stamped on the results whose rows it keeps in a file (set once the
   // server listens).
   void SetAdvertiseAddress(std::string address);
-  // The replica that keeps the job's result file, when that is another one
-  // and the file is not here; "" when this replica can serve the result (or
-  // answer why not) itself.
-  Result<std::string> RemoteResultHolder(const std::string& id,
-                                         const std::string& tenant = "") const;
 
   // Datasets (job_manager_datasets.cc), one store per tenant. Upload and
   // list go to the store; deleting checks first that no queued or running
@@ -232,6 +230,9 @@ class JobManager {
   void RememberResult(const JobRecord& job,
                       std::shared_ptr<const v1::JobResult> result);
   std::string result_dir() const;
+  // The other replica that keeps the result's file when it is not here;
+  // "" when this replica serves the result (or says why not) itself.
+  std::string RemoteHolder(const v1::JobResult& result) const;
 
   // Cluster mode (job_manager_cluster.cc): the same calls answered from the
   // shared store, and the threads that take work from its queue and keep

@@ -142,17 +142,15 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
   auto get_result = [manager, forwarder = forwarder_](
                         StreamCall<v1::GetResultRequest, v1::ResultChunk>& call)
       -> awaitable<grpc::Status> {
-    if (forwarder != nullptr && !ResultForwarder::IsForwarded(call.context)) {
-      Result<std::string> holder =
-          manager->RemoteResultHolder(call.request.id(), call.tenant);
-      if (!holder.ok()) co_return StatusOf(holder.error(), call.context);
-      if (!holder.value().empty()) {
-        co_return co_await forwarder->Forward(call, holder.value());
-      }
-    }
-    auto chunks = manager->StreamResult(call.request.id(), kResultChunkBytes,
-                                        call.tenant);
+    // A forwarded call is served here or not at all (never forwarded on).
+    const bool may_forward =
+        forwarder != nullptr && !ResultForwarder::IsForwarded(call.context);
+    std::string held_by;
+    auto chunks =
+        manager->StreamResult(call.request.id(), kResultChunkBytes, call.tenant,
+                              may_forward ? &held_by : nullptr);
     if (!chunks.ok()) co_return StatusOf(chunks.error(), call.context);
+    if (!held_by.empty()) co_return co_await forwarder->Forward(call, held_by);
     v1::ResultChunk chunk;
     for (;;) {
       Result<bool> more = chunks.value()->Next(&chunk);
