@@ -57,13 +57,44 @@ Scheduler::Scheduler(Options options, RunFn run)
       max_running_per_tenant_(options.max_running_per_tenant),
       run_(std::move(run)),
       parallelism_(tbb::global_control::max_allowed_parallelism,
-                   static_cast<std::size_t>(cpu_threads_) + 1),
-      arena_(cpu_threads_, /*reserved_for_masters=*/0) {}
+                   static_cast<std::size_t>(cpu_threads_)),
+      arena_(cpu_threads_, /*reserved_for_masters=*/1) {
+  runners_.reserve(max_running_);
+  for (std::size_t i = 0; i < max_running_; ++i) {
+    runners_.emplace_back([this] { RunCpuJobs(); });
+  }
+}
 
 Scheduler::~Scheduler() {
+  {
+    std::unique_lock lock(mu_);
+    paused_ = true;
+    idle_cv_.wait(lock, [this] { return running_ + running_gpu_ == 0; });
+    stopping_ = true;
+  }
+  ready_cv_.notify_all();
+  for (std::thread& runner : runners_) runner.join();
+}
+
+void Scheduler::RunCpuJobs() {
+  pthread_setname_np(pthread_self(), "cpu-job");
   std::unique_lock lock(mu_);
-  paused_ = true;
-  idle_cv_.wait(lock, [this] { return running_ + running_gpu_ == 0; });
+  while (true) {
+    ready_cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+    if (ready_.empty()) return;  // stopping, and nothing left to run
+    std::shared_ptr<JobRecord> job = std::move(ready_.front());
+    ready_.pop_front();
+    lock.unlock();
+    ExecuteInArena(arena_,
+                   [&] { tbb::this_task_arena::isolate([&] { run_(job); }); });
+    const std::string tenant = job->tenant();
+    job.reset();
+    lock.lock();
+    // This runner takes one of the jobs made ready; wake others for the rest.
+    for (std::size_t n = FinishedLocked(/*on_gpu=*/false, tenant); n > 1; --n) {
+      ready_cv_.notify_one();
+    }
+  }
 }
 
 Status Scheduler::Enqueue(std::shared_ptr<JobRecord> job, bool on_gpu) {
@@ -92,14 +123,14 @@ Status Scheduler::Enqueue(std::shared_ptr<JobRecord> job, bool on_gpu) {
     }
   }
   Insert(on_gpu ? gpu_queue_ : queue_, std::move(job));
-  PumpLocked();
+  for (std::size_t n = PumpLocked(); n > 0; --n) ready_cv_.notify_one();
   return {};
 }
 
 void Scheduler::EnqueueUnbounded(std::shared_ptr<JobRecord> job, bool on_gpu) {
   std::lock_guard lock(mu_);
   Insert(on_gpu ? gpu_queue_ : queue_, std::move(job));
-  PumpLocked();
+  for (std::size_t n = PumpLocked(); n > 0; --n) ready_cv_.notify_one();
 }
 
 void Scheduler::Insert(Lane& lane, std::shared_ptr<JobRecord> job) {
@@ -219,15 +250,14 @@ std::size_t Scheduler::running_gpu() const {
   return running_gpu_;
 }
 
-void Scheduler::PumpLocked() {
+std::size_t Scheduler::PumpLocked() {
+  std::size_t made_ready = 0;
   while (!paused_ && running_ < max_running_) {
     std::shared_ptr<JobRecord> job = PopLocked(queue_);
     if (job == nullptr) break;
     ++running_;
-    EnqueueTask(arena_, [this, job = std::move(job)] {
-      tbb::this_task_arena::isolate([&] { run_(job); });
-      OnFinished(/*on_gpu=*/false, job->tenant());
-    });
+    ready_.push_back(std::move(job));
+    ++made_ready;
   }
   while (!paused_ && running_gpu_ < max_running_gpu_) {
     std::shared_ptr<JobRecord> job = PopLocked(gpu_queue_);
@@ -236,9 +266,14 @@ void Scheduler::PumpLocked() {
     std::thread([this, job = std::move(job)] {
       pthread_setname_np(pthread_self(), "gpu-job");
       run_(job);
-      OnFinished(/*on_gpu=*/true, job->tenant());
+      std::lock_guard lock(mu_);
+      for (std::size_t n = FinishedLocked(/*on_gpu=*/true, job->tenant());
+           n > 0; --n) {
+        ready_cv_.notify_one();
+      }
     }).detach();
   }
+  return made_ready;
 }
 
 void Scheduler::ForgetIfIdleLocked(const std::string& tenant) {
@@ -250,16 +285,16 @@ void Scheduler::ForgetIfIdleLocked(const std::string& tenant) {
   served_by_tenant_.erase(tenant);
 }
 
-void Scheduler::OnFinished(bool on_gpu, const std::string& tenant) {
-  std::lock_guard lock(mu_);
+std::size_t Scheduler::FinishedLocked(bool on_gpu, const std::string& tenant) {
   --(on_gpu ? running_gpu_ : running_);
   auto it = running_by_tenant_.find(tenant);
   if (it != running_by_tenant_.end() && --it->second == 0) {
     running_by_tenant_.erase(it);
   }
   ForgetIfIdleLocked(tenant);
-  PumpLocked();
+  const std::size_t made_ready = PumpLocked();
   if (running_ + running_gpu_ == 0) idle_cv_.notify_all();
+  return made_ready;
 }
 
 }  // namespace impulse::core

@@ -2,11 +2,16 @@
 // running fewer jobs first, then the one served less since it last went
 // idle), then age, and runs them on one of two lanes. Per-tenant quotas cap
 // a tenant's queued and running jobs.
-// CPU lane: a oneTBB task_arena with at most `max_running` jobs at once; jobs
-// use nested TBB parallelism, each body isolated so a thread waiting inside one
-// job's parallel loop never picks up another whole job. GPU lane: one thread
-// per running GPU job (it mostly waits on its CUDA stream), at most
-// `max_running_gpu` at once, so GPU jobs never hold a CPU-pool thread.
+// CPU lane: `max_running` runner threads ("cpu-job"), each running one job at
+// a time inside a oneTBB task_arena of `cpu_threads`, whose workers
+// ("cpu-pool") join the job's parallel loops; each body is isolated so a
+// thread waiting inside one job's loop never picks up another job's tasks.
+// Whole jobs are not TBB tasks: a job of a few microseconds then never wakes a
+// TBB worker, which after each task spins (about a hundred sched_yield calls)
+// before it sleeps; under many tiny jobs that spin took a third of the
+// server's CPU. GPU lane: one thread per running GPU job (it mostly waits on
+// its CUDA stream), at most `max_running_gpu` at once, so GPU jobs never hold
+// a CPU thread.
 #pragma once
 
 #include <oneapi/tbb/global_control.h>
@@ -15,12 +20,15 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "compute/common/status.h"
 #include "server/core/job_record.h"
@@ -44,7 +52,8 @@ class Scheduler {
   };
 
   Scheduler(Options options, RunFn run);
-  // Waits for running jobs to return; cancel them first.
+  // Waits for running jobs to return (cancel them first), then stops the
+  // runner threads.
   ~Scheduler();
 
   // Queues the job for the CPU or GPU lane; kResourceExhausted when the
@@ -82,8 +91,14 @@ class Scheduler {
   void Insert(Lane& lane, std::shared_ptr<JobRecord> job);
   // The next job of the lane to start (taken out of it), or null.
   std::shared_ptr<JobRecord> PopLocked(Lane& lane);
-  void PumpLocked();
-  void OnFinished(bool on_gpu, const std::string& tenant);
+  // Starts what the free slots allow: CPU jobs go to `ready_` for a runner,
+  // GPU jobs get their thread. Returns how many CPU jobs it made ready.
+  std::size_t PumpLocked();
+  // A runner thread: takes ready jobs until the scheduler stops.
+  void RunCpuJobs();
+  // Frees the job's slot and starts what that allows; the number of CPU
+  // jobs made ready.
+  std::size_t FinishedLocked(bool on_gpu, const std::string& tenant);
   // Forgets a tenant's service count once it has nothing queued or running.
   void ForgetIfIdleLocked(const std::string& tenant);
 
@@ -94,15 +109,13 @@ class Scheduler {
   const std::size_t max_queued_per_tenant_;
   const std::size_t max_running_per_tenant_;
   const RunFn run_;
-  // Jobs are enqueued from outside the pool, so no application thread ever
-  // joins the arena: it reserves no slot for one, and TBB is allowed one
-  // worker more than its default (cores - 1), or a 2-core server would run
-  // every job, and each job's parallel loops, on a single thread.
+  // Runners enter the arena, so one slot is reserved for them and at most
+  // cpu_threads - 1 workers join a job's loops: a job alone gets cpu_threads
+  // threads. max_allowed_parallelism only has to let TBB start that many.
   tbb::global_control parallelism_;
   tbb::task_arena arena_;
   // Names the arena's worker threads "cpu-pool" (they would carry the name
-  // of the thread that started them, "io"), so top -H and perf tell them
-  // apart.
+  // of the thread that started them), so top -H and perf tell them apart.
   class NameWorkers : public tbb::task_scheduler_observer {
    public:
     explicit NameWorkers(tbb::task_arena& arena);
@@ -113,6 +126,10 @@ class Scheduler {
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
+  std::condition_variable ready_cv_;  // a job was made ready, or stopping_
+  // CPU jobs taken from the queue and counted as running, not yet picked up
+  // by a runner: taking them at Enqueue keeps the order the queue decided.
+  std::deque<std::shared_ptr<JobRecord>> ready_;
   Lane queue_;                                            // CPU lane
   Lane gpu_queue_;                                        // GPU lane
   std::map<std::string, std::size_t> running_by_tenant_;  // both lanes
@@ -121,6 +138,8 @@ class Scheduler {
   std::size_t running_ = 0;
   std::size_t running_gpu_ = 0;
   bool paused_ = false;
+  bool stopping_ = false;
+  std::vector<std::thread> runners_;  // last: started once the above exist
 };
 
 }  // namespace impulse::core

@@ -1,4 +1,4 @@
-// Hands work to a oneTBB task_arena in a way ThreadSanitizer can follow.
+// Runs work inside a oneTBB task_arena in a way ThreadSanitizer can follow.
 #pragma once
 
 #include <oneapi/tbb/task_arena.h>
@@ -7,12 +7,13 @@
 
 namespace impulse::core {
 
-// arena.enqueue(fn). Debian's libtbb is not instrumented, so TSan cannot see
-// that TBB orders the enqueue before the worker runs the task: everything
-// written before the call would be reported as racing with `fn`. Under
+// arena.execute(fn). When no slot is free, TBB runs `fn` on one of its
+// workers while the caller waits. Debian's libtbb is not instrumented, so TSan
+// cannot see that TBB orders the call before `fn` and `fn` before the return:
+// everything written on either side would be reported as racing. Under
 // --config=tsan this file is compiled without instrumentation (.bazelrc) and
-// marks the hand-off itself (__tsan_release before, __tsan_acquire in the
-// task, before `fn` runs); in other builds it is exactly arena.enqueue.
-void EnqueueTask(tbb::task_arena& arena, std::function<void()> fn);
+// marks both hand-offs itself (__tsan_release / __tsan_acquire); in other
+// builds it is exactly arena.execute.
+void ExecuteInArena(tbb::task_arena& arena, const std::function<void()>& fn);
 
 }  // namespace impulse::core

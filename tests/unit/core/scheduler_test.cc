@@ -71,7 +71,7 @@ TEST(SchedulerTest, AFullQueueRefusesAndRemoveTakesAJobOut) {
                                  std::chrono::seconds(30)));
 }
 
-TEST(SchedulerTest, JobsRunOnThreadsNamedCpuPool) {
+TEST(SchedulerTest, JobsRunOnThreadsNamedCpuJob) {
   std::mutex mu;
   std::string name;
   Scheduler scheduler(Scheduler::Options{.cpu_threads = 1, .max_running = 1},
@@ -86,7 +86,7 @@ TEST(SchedulerTest, JobsRunOnThreadsNamedCpuPool) {
   ASSERT_TRUE(scheduler.WaitIdle(std::chrono::steady_clock::now() +
                                  std::chrono::seconds(30)));
   std::lock_guard lock(mu);
-  EXPECT_EQ(name, "cpu-pool");
+  EXPECT_EQ(name, "cpu-job");
 }
 
 TEST(SchedulerTest, EverySlotIsUsed) {
@@ -117,16 +117,20 @@ TEST(SchedulerTest, OneJobAloneGetsEveryThreadForItsLoops) {
   GTEST_SKIP() << "nested TBB parallelism is invisible to ThreadSanitizer";
 #endif
   // Two CPU threads, one slot: the job gets both threads for its parallel
-  // loops (TBB's defaults would give one).
+  // loops, its runner and a TBB worker (each named, for top -H and perf).
   std::mutex mu;
   std::set<std::thread::id> threads;
+  std::set<std::string> names;
   std::latch done(1);
   Scheduler wide(Scheduler::Options{.cpu_threads = 2, .max_running = 1},
                  [&](const std::shared_ptr<JobRecord>&) {
                    tbb::parallel_for(0, 64, [&](int) {
                      {
+                       char name[16] = {};
+                       pthread_getname_np(pthread_self(), name, sizeof(name));
                        std::lock_guard lock(mu);
                        threads.insert(std::this_thread::get_id());
+                       names.insert(name);
                      }
                      std::this_thread::sleep_for(std::chrono::milliseconds(5));
                    });
@@ -135,6 +139,7 @@ TEST(SchedulerTest, OneJobAloneGetsEveryThreadForItsLoops) {
   ASSERT_TRUE(wide.Enqueue(MakeJob(2, 0)).ok());
   done.wait();
   EXPECT_EQ(threads.size(), 2u);
+  EXPECT_EQ(names, (std::set<std::string>{"cpu-job", "cpu-pool"}));
 }
 
 TEST(SchedulerTest, TenantsShareFairlyAtEqualPriority) {
