@@ -39,6 +39,7 @@ TSAN_TESTS=(
   //tests/unit/core:job_record_test
   //tests/unit/core:scheduler_test
   //tests/unit/core:job_manager_test
+  //tests/unit/core:journal_test
   //tests/unit/metrics:monitor_test
 )
 # The options of .bazelrc's test:tsan plus the suppressions file, which

@@ -99,6 +99,9 @@ JobManager::~JobManager() {
   // Cluster: no new claims; the jobs this replica still holds stop here and
   // their leases go to other replicas.
   StopCluster();
+  // Submits still waiting for the journal are answered while everything
+  // they touch (scheduler, indexes) is still here.
+  if (journal_ != nullptr) journal_->Sync();
   std::lock_guard lock(mu_);
   for (auto& [id, job] : by_id_) job->cancel_flag().store(true);
 }
@@ -234,6 +237,33 @@ Status JobManager::ValidateSpec(const v1::JobSpec& spec,
   return {};
 }
 
+Status JobManager::AcceptingLocked() const {
+  if (draining_.load()) {
+    return Error{ErrorCode::kUnavailable,
+                 "this server is shutting down and accepts no new jobs; "
+                 "retry on another "
+                 "replica or after the restart",
+                 ""};
+  }
+  if (!journal_ok_.load()) {
+    return Error{
+        ErrorCode::kUnavailable,
+        "the journal is unavailable, so no new work is accepted; see the "
+        "server log",
+        ""};
+  }
+  return {};
+}
+
+Error JobManager::NotJournaled(const Error& error) {
+  JournalFailed(error);
+  return Error{ErrorCode::kUnavailable,
+               "the journal cannot store the job, so it was not accepted and "
+               "no new work is accepted; see the server log (" +
+                   error.message + ")",
+               ""};
+}
+
 Result<std::shared_ptr<JobRecord>> JobManager::Submit(
     const v1::JobSpec& spec, const std::string& tenant) {
   if (Status status = ValidateSpec(spec, tenant); !status.ok()) {
@@ -241,85 +271,126 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(
   }
   if (cluster_ != nullptr) return SubmitShared(spec, tenant);
 
+  std::lock_guard lock(mu_);
+  if (!spec.idempotency_key().empty()) {
+    auto it =
+        by_idempotency_key_.find(TenantKey(tenant, spec.idempotency_key()));
+    if (it != by_idempotency_key_.end()) {
+      if (google::protobuf::util::MessageDifferencer::Equals(it->second->spec(),
+                                                             spec)) {
+        return it->second;
+      }
+      return Error{ErrorCode::kAlreadyExists,
+                   "idempotency key already used by job " + it->second->id() +
+                       " with a different spec",
+                   "spec.idempotency_key"};
+    }
+  }
+  if (Status status = AcceptingLocked(); !status.ok()) return status.error();
+  // Under mu_: a dataset cannot be deleted between this check and the
+  // job being indexed (DeleteDataset takes mu_ too).
+  if (Result<std::vector<std::string>> digests =
+          DatasetDigests(spec, *jobs::FindJobKind(spec), tenant);
+      !digests.ok()) {
+    return digests.error();
+  }
+  if (std::optional<std::string> key =
+          CacheKey(spec, *jobs::FindJobKind(spec), tenant)) {
+    if (std::optional<ResultCache::Entry> hit = cache_.Find(*key)) {
+      return SubmitCachedLocked(spec, *hit, tenant);
+    }
+  }
+  auto job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
+                                         options_.event_log, 1, tenant);
+  job->MarkQueued();
+  if (journal_ != nullptr) {
+    // Journaled before Submit answers: an accepted job survives a crash.
+    if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
+        !status.ok()) {
+      return NotJournaled(status.error());
+    }
+  }
+  return QueueLocked(std::move(job));
+}
+
+void JobManager::SubmitAsync(const v1::JobSpec& spec, const std::string& tenant,
+                             SubmitDone done) {
+  if (Status status = ValidateSpec(spec, tenant); !status.ok()) {
+    done(status.error());
+    return;
+  }
+  const jobs::JobKind* kind = jobs::FindJobKind(spec);
+  // The group-committed path is for plain jobs of one process. Idempotency
+  // keys and datasets need Submit's single critical section (a retry must
+  // find the first job; a dataset must not go before the job is indexed).
+  if (cluster_ != nullptr || journal_ == nullptr ||
+      !spec.idempotency_key().empty() || !kind->DatasetsUsed(spec).empty()) {
+    done(Submit(spec, tenant));
+    return;
+  }
   std::shared_ptr<JobRecord> job;
   {
-    std::lock_guard lock(mu_);
-    if (!spec.idempotency_key().empty()) {
-      auto it =
-          by_idempotency_key_.find(TenantKey(tenant, spec.idempotency_key()));
-      if (it != by_idempotency_key_.end()) {
-        if (google::protobuf::util::MessageDifferencer::Equals(
-                it->second->spec(), spec)) {
-          return it->second;
-        }
-        return Error{ErrorCode::kAlreadyExists,
-                     "idempotency key already used by job " + it->second->id() +
-                         " with a different spec",
-                     "spec.idempotency_key"};
+    std::unique_lock lock(mu_);
+    Result<std::shared_ptr<JobRecord>> answer = [&] {
+      if (Status status = AcceptingLocked(); !status.ok()) {
+        return Result<std::shared_ptr<JobRecord>>(status.error());
       }
-    }
-    if (draining_.load()) {
-      return Error{ErrorCode::kUnavailable,
-                   "this server is shutting down and accepts no new jobs; "
-                   "retry on another "
-                   "replica or after the restart",
-                   ""};
-    }
-    if (!journal_ok_.load()) {
-      return Error{
-          ErrorCode::kUnavailable,
-          "the journal is unavailable, so no new work is accepted; see the "
-          "server log",
-          ""};
-    }
-    // Under mu_: a dataset cannot be deleted between this check and the
-    // job being indexed (DeleteDataset takes mu_ too).
-    if (Result<std::vector<std::string>> digests =
-            DatasetDigests(spec, *jobs::FindJobKind(spec), tenant);
-        !digests.ok()) {
-      return digests.error();
-    }
-    if (std::optional<std::string> key =
-            CacheKey(spec, *jobs::FindJobKind(spec), tenant)) {
-      if (std::optional<ResultCache::Entry> hit = cache_.Find(*key)) {
-        return SubmitCachedLocked(spec, *hit, tenant);
-      }
-    }
-    job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
-                                      options_.event_log, 1, tenant);
-    job->MarkQueued();
-    if (journal_ != nullptr) {
-      // Journaled before Submit answers: an accepted job survives a crash.
-      if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
-          !status.ok()) {
-        JournalFailed(status.error());
-        return Error{ErrorCode::kUnavailable,
-                     "the journal cannot store the job, so it was not "
-                     "accepted and no new work is accepted; see the server "
-                     "log (" +
-                         status.error().message + ")",
-                     ""};
-      }
-    }
-    if (options_.metrics != nullptr) {
-      options_.metrics->jobs_submitted.WithLabels({KindName(spec)}).Increment();
-    }
-    spdlog::info("job={} kind={} state=QUEUED priority={}", job->id(),
-                 KindName(spec), spec.priority());
-    const bool on_gpu = Place(spec, *jobs::FindJobKind(spec)) == v1::GPU;
-    if (Status status = scheduler_.Enqueue(job, on_gpu); !status.ok()) {
-      spdlog::warn("job={} kind={} rejected reason=\"{}\"", job->id(),
-                   KindName(spec), status.error().message);
-      // Refused, so it must not run after a restart either.
-      if (journal_ != nullptr) {
-        if (Status deleted = journal_->Delete(job->id()); !deleted.ok()) {
-          JournalFailed(deleted.error());
+      if (std::optional<std::string> key = CacheKey(spec, *kind, tenant)) {
+        if (std::optional<ResultCache::Entry> hit = cache_.Find(*key)) {
+          return SubmitCachedLocked(spec, *hit, tenant);
         }
       }
-      return status.error();
+      job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
+                                        options_.event_log, 1, tenant);
+      job->MarkQueued();
+      return Result<std::shared_ptr<JobRecord>>(job);
+    }();
+    if (job == nullptr) {
+      lock.unlock();
+      done(std::move(answer));
+      return;
     }
-    Index(job);
   }
+  // Queued (and indexed) only once journaled, as in Submit: it cannot run,
+  // be found or be journaled again before its insert is committed.
+  const v1::Job row = job->ToProto(false);
+  const std::uint64_t ordinal = job->ordinal();
+  journal_->InsertAsync(
+      row, ordinal,
+      [this, job = std::move(job), done = std::move(done)](Status stored) {
+        Result<std::shared_ptr<JobRecord>> answer = [&] {
+          std::lock_guard lock(mu_);
+          if (!stored.ok()) {
+            return Result<std::shared_ptr<JobRecord>>(
+                NotJournaled(stored.error()));
+          }
+          return QueueLocked(job);
+        }();
+        done(std::move(answer));
+      });
+}
+
+Result<std::shared_ptr<JobRecord>> JobManager::QueueLocked(
+    std::shared_ptr<JobRecord> job) {
+  const v1::JobSpec& spec = job->spec();
+  if (options_.metrics != nullptr) {
+    options_.metrics->jobs_submitted.WithLabels({KindName(spec)}).Increment();
+  }
+  spdlog::info("job={} kind={} state=QUEUED priority={}", job->id(),
+               KindName(spec), spec.priority());
+  const bool on_gpu = Place(spec, *jobs::FindJobKind(spec)) == v1::GPU;
+  if (Status status = scheduler_.Enqueue(job, on_gpu); !status.ok()) {
+    spdlog::warn("job={} kind={} rejected reason=\"{}\"", job->id(),
+                 KindName(spec), status.error().message);
+    // Refused, so it must not run after a restart either.
+    if (journal_ != nullptr) {
+      if (Status deleted = journal_->Delete(job->id()); !deleted.ok()) {
+        JournalFailed(deleted.error());
+      }
+    }
+    return status.error();
+  }
+  Index(job);
   return job;
 }
 

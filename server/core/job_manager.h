@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -102,6 +103,15 @@ class JobManager {
   // the original job (same spec) or kAlreadyExists (different spec).
   Result<std::shared_ptr<JobRecord>> Submit(const v1::JobSpec& spec,
                                             const std::string& tenant = "");
+  // Submit without blocking the caller on the journal: `done` gets the same
+  // answer, once the job is journaled. Jobs without an idempotency key or a
+  // dataset (one process) are committed by the journal's own thread together
+  // with the other submits in flight, and `done` runs there; the others go
+  // through Submit and `done` runs before this returns. No lock of the
+  // JobManager is held while `done` runs.
+  using SubmitDone = std::function<void(Result<std::shared_ptr<JobRecord>>)>;
+  void SubmitAsync(const v1::JobSpec& spec, const std::string& tenant,
+                   SubmitDone done);
   Result<std::shared_ptr<JobRecord>> Find(const std::string& id,
                                           const std::string& tenant = "") const;
   Result<v1::ListJobsResponse> List(const v1::ListJobsRequest& request,
@@ -189,6 +199,16 @@ class JobManager {
   void Journal(const JobRecord& job, const v1::JobResult* result = nullptr);
   // Marks the journal failed (logged once, loudly): no new work from now on.
   void JournalFailed(const Error& error);
+  // Why Submit refuses new work right now (draining, journal failed); under
+  // mu_.
+  Status AcceptingLocked() const;
+  // Marks the journal failed; the error a submit whose job it could not
+  // store answers.
+  Error NotJournaled(const Error& error);
+  // A journaled QUEUED job goes to the scheduler and the indexes (under
+  // mu_); a refusal (queue full) deletes its row again.
+  Result<std::shared_ptr<JobRecord>> QueueLocked(
+      std::shared_ptr<JobRecord> job);
   void Index(const std::shared_ptr<JobRecord>& job);  // under mu_
   // Runs `mark` (a terminal transition) under mu_ and, when it made the job
   // terminal, RecordFinishedLocked; true in that case.

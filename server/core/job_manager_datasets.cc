@@ -109,12 +109,7 @@ Result<std::shared_ptr<JobRecord>> JobManager::SubmitCachedLocked(
   if (journal_ != nullptr) {
     if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
         !status.ok()) {
-      JournalFailed(status.error());
-      return Error{ErrorCode::kUnavailable,
-                   "the journal cannot store the job, so it was not accepted "
-                   "and no new work is accepted; see the server log (" +
-                       status.error().message + ")",
-                   ""};
+      return NotJournaled(status.error());
     }
   }
   job->MarkSucceeded(hit.result, FullResultBytes(*hit.result), hit.job_id);

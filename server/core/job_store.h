@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,16 @@ class JobStore {
 
   // Inserts a new job (state QUEUED) before Submit answers.
   virtual Status Insert(const v1::Job& job, std::uint64_t ordinal) = 0;
+  // Insert without blocking the caller: `done` gets its outcome once the job
+  // is stored (on a thread of the store's choosing; here: at once).
+  using InsertDone = std::function<void(Status)>;
+  virtual void InsertAsync(const v1::Job& job, std::uint64_t ordinal,
+                           InsertDone done) {
+    done(Insert(job, ordinal));
+  }
+  // Stores every queued write now; `InsertAsync` callbacks have run when it
+  // returns.
+  virtual void Sync() {}
   // Records the job's current state (and its result when given).
   virtual Status Update(const v1::Job& job, const v1::JobResult* result) = 0;
   virtual Status Delete(const std::string& id) = 0;

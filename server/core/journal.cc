@@ -197,11 +197,9 @@ Journal::~Journal() {
   }
   pending_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
-  {
-    // Updates still queued are committed before the journal closes.
-    std::lock_guard lock(mu_);
-    (void)CommitLocked({});
-  }
+  // Inserts and updates still queued are committed before the journal
+  // closes.
+  CommitInserts();
   for (sqlite3_stmt* stmt : {insert_, update_, update_with_result_, delete_,
                              begin_, commit_, rollback_}) {
     sqlite3_finalize(stmt);
@@ -233,16 +231,31 @@ Status Journal::StepUpdateLocked(const PendingUpdate& update) {
   return {};
 }
 
-Status Journal::CommitLocked(const std::function<Status()>& extra) {
+Status Journal::StepInsertLocked(const std::string& id, std::uint64_t ordinal,
+                                 const std::string& spec,
+                                 const std::string& job) {
+  sqlite3_reset(insert_);
+  sqlite3_bind_text(insert_, 1, id.data(), id.size(), SQLITE_STATIC);
+  sqlite3_bind_int64(insert_, 2, static_cast<sqlite3_int64>(ordinal));
+  sqlite3_bind_blob(insert_, 3, spec.data(), spec.size(), SQLITE_STATIC);
+  sqlite3_bind_blob(insert_, 4, job.data(), job.size(), SQLITE_STATIC);
+  const int rc = sqlite3_step(insert_);
+  sqlite3_reset(insert_);
+  if (rc != SQLITE_DONE) return SqliteError("cannot journal job " + id);
+  return {};
+}
+
+Status Journal::CommitLocked(const std::function<Status()>& extra,
+                             const std::vector<PendingInsert>& inserts) {
   batch_.clear();
   {
     std::lock_guard lock(pending_mu_);
     batch_.swap(pending_);
     pending_index_.clear();
   }
-  if (batch_.empty() && !extra) return {};
+  if (batch_.empty() && inserts.empty() && !extra) return {};
   // One statement needs no explicit transaction (it is its own).
-  const bool transaction = batch_.size() + (extra ? 1 : 0) > 1;
+  const bool transaction = batch_.size() + inserts.size() + (extra ? 1 : 0) > 1;
   auto step = [this](sqlite3_stmt* stmt) {
     sqlite3_reset(stmt);
     const int rc = sqlite3_step(stmt);
@@ -253,9 +266,14 @@ Status Journal::CommitLocked(const std::function<Status()>& extra) {
     return SqliteError("cannot begin a journal transaction");
   }
   Status status;
-  for (const PendingUpdate& update : batch_) {
-    status = StepUpdateLocked(update);
+  for (const PendingInsert& insert : inserts) {
+    status =
+        StepInsertLocked(insert.id, insert.ordinal, insert.spec, insert.job);
     if (!status.ok()) break;
+  }
+  for (const PendingUpdate& update : batch_) {
+    if (!status.ok()) break;
+    status = StepUpdateLocked(update);
   }
   if (status.ok() && extra) status = extra();
   if (transaction) {
@@ -274,20 +292,41 @@ Status Journal::CommitLocked(const std::function<Status()>& extra) {
   return status;
 }
 
+void Journal::CommitInserts() {
+  std::vector<PendingInsert> inserts;
+  {
+    std::lock_guard lock(pending_mu_);
+    inserts.swap(pending_inserts_);
+  }
+  Status status;
+  {
+    std::lock_guard db(mu_);
+    status = CommitLocked({}, inserts);
+  }
+  for (PendingInsert& insert : inserts) insert.done(status);
+}
+
+void Journal::Sync() { CommitInserts(); }
+
 void Journal::FlushLoop() {
   std::unique_lock lock(pending_mu_);
   for (;;) {
-    pending_cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    pending_cv_.wait(lock, [this] {
+      return stopping_ || !pending_.empty() || !pending_inserts_.empty();
+    });
     if (stopping_) return;
-    // Give an Insert the chance to take the queue along with its commit.
-    pending_cv_.wait_for(lock, flush_delay_, [this] { return stopping_; });
-    if (stopping_) return;
-    if (pending_.empty()) continue;
-    lock.unlock();
-    {
-      std::lock_guard db(mu_);
-      (void)CommitLocked({});
+    if (pending_inserts_.empty()) {
+      // Updates only: give an Insert the chance to take them along.
+      pending_cv_.wait_for(lock, flush_delay_, [this] {
+        return stopping_ || !pending_inserts_.empty();
+      });
+      if (stopping_) return;
+      if (pending_.empty() && pending_inserts_.empty()) continue;
     }
+    // Inserts go at once: their submitters wait. Those queued while this
+    // commit runs go together in the next one.
+    lock.unlock();
+    CommitInserts();
     lock.lock();
   }
 }
@@ -317,21 +356,21 @@ Status Journal::Exec(const char* sql) {
 Status Journal::Insert(const v1::Job& job, std::uint64_t ordinal) {
   const std::string spec = job.spec().SerializeAsString();
   const std::string blob = EncodeJob(job);
-  std::unique_lock lock(mu_);
+  std::lock_guard lock(mu_);
   // Committed with whatever updates are queued, in one transaction.
-  Status status = CommitLocked([&]() -> Status {
-    sqlite3_reset(insert_);
-    sqlite3_bind_text(insert_, 1, job.id().data(), job.id().size(),
-                      SQLITE_STATIC);
-    sqlite3_bind_int64(insert_, 2, static_cast<sqlite3_int64>(ordinal));
-    sqlite3_bind_blob(insert_, 3, spec.data(), spec.size(), SQLITE_STATIC);
-    sqlite3_bind_blob(insert_, 4, blob.data(), blob.size(), SQLITE_STATIC);
-    const int rc = sqlite3_step(insert_);
-    sqlite3_reset(insert_);
-    if (rc != SQLITE_DONE) return SqliteError("cannot journal job " + job.id());
-    return {};
-  });
-  return status;
+  return CommitLocked(
+      [&] { return StepInsertLocked(job.id(), ordinal, spec, blob); });
+}
+
+void Journal::InsertAsync(const v1::Job& job, std::uint64_t ordinal,
+                          InsertDone done) {
+  PendingInsert insert{job.id(), ordinal, job.spec().SerializeAsString(),
+                       EncodeJob(job), std::move(done)};
+  {
+    std::lock_guard lock(pending_mu_);
+    pending_inserts_.push_back(std::move(insert));
+  }
+  pending_cv_.notify_one();
 }
 
 Status Journal::Update(const v1::Job& job, const v1::JobResult* result) {

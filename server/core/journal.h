@@ -7,7 +7,11 @@
 // the WAL before the call returns, so a process crash loses nothing (a power
 // failure may lose the last commits; --journal_sync=full closes that gap).
 //
-// Group commit: Insert and Delete commit before they return. Update queues
+// Group commit: Insert and Delete commit before they return. InsertAsync
+// queues the job and returns; the flusher thread commits every queued insert
+// at once, in one transaction, and then calls each one's `done`: under many
+// submits that is one commit for dozens of jobs, and no request thread waits
+// on SQLite. Update queues
 // the job's row (a newer state of the same job replaces a queued older one)
 // and returns; the queue is committed in the same transaction as the next
 // Insert or Delete, or by the journal's flusher thread within
@@ -52,6 +56,13 @@ class Journal final : public JobStore {
 
   // Inserts a new job (state QUEUED).
   Status Insert(const v1::Job& job, std::uint64_t ordinal) override;
+  // Queues the insert for the flusher, which commits it at once together
+  // with every other queued insert and update, then calls `done` (on the
+  // flusher thread, with no journal lock held).
+  void InsertAsync(const v1::Job& job, std::uint64_t ordinal,
+                   InsertDone done) override;
+  // Commits everything queued and runs the queued inserts' callbacks.
+  void Sync() override;
   // Queues the job's current state (and its result when given) for the
   // next commit (see above). Returns the first error a commit of queued
   // updates has met since the journal opened.
@@ -76,16 +87,30 @@ class Journal final : public JobStore {
     std::string result;
     bool has_result = false;
   };
+  // A queued InsertAsync.
+  struct PendingInsert {
+    std::string id;
+    std::uint64_t ordinal = 0;
+    std::string spec;
+    std::string job;
+    InsertDone done;
+  };
 
   Journal(std::string path, sqlite3* db, std::chrono::milliseconds delay);
   Status Exec(const char* sql);
   Error SqliteError(const std::string& what) const;
-  // Under mu_: one transaction with every queued update and then `extra`
-  // (the caller's own statement, may be empty).
-  Status CommitLocked(const std::function<Status()>& extra);
+  // Under mu_: one transaction with `inserts`, every queued update and then
+  // `extra` (the caller's own statement, may be empty).
+  Status CommitLocked(const std::function<Status()>& extra,
+                      const std::vector<PendingInsert>& inserts = {});
+  Status StepInsertLocked(const std::string& id, std::uint64_t ordinal,
+                          const std::string& spec, const std::string& job);
   Status StepUpdateLocked(const PendingUpdate& update);
-  // The flusher thread: commits queued updates `flush_delay_` after the
-  // first of them unless an Insert or Delete committed them first.
+  // Commits the queued inserts (and updates), then runs their callbacks.
+  void CommitInserts();
+  // The flusher thread: commits queued inserts at once, and queued updates
+  // `flush_delay_` after the first of them unless an Insert or Delete
+  // committed them first.
   void FlushLoop();
   Status failure() const;
 
@@ -96,8 +121,9 @@ class Journal final : public JobStore {
   std::vector<PendingUpdate> pending_;  // guarded by pending_mu_
   // Position in pending_ of each queued job id; guarded by pending_mu_.
   std::unordered_map<std::string, std::size_t> pending_index_;
-  bool stopping_ = false;             // guarded by pending_mu_
-  std::vector<PendingUpdate> batch_;  // guarded by mu_
+  std::vector<PendingInsert> pending_inserts_;  // guarded by pending_mu_
+  bool stopping_ = false;                       // guarded by pending_mu_
+  std::vector<PendingUpdate> batch_;            // guarded by mu_
   mutable std::mutex failure_mu_;
   std::optional<Error> failure_;  // guarded by failure_mu_
   std::mutex mu_;

@@ -3,8 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 #include <mutex>
@@ -22,6 +25,27 @@ using asio::awaitable;
 using asio::use_awaitable;
 
 constexpr std::size_t kWatchBatch = 64;
+
+using SubmitAnswer = Result<std::shared_ptr<core::JobRecord>>;
+
+// JobManager::SubmitAsync as an Asio operation: the coroutine is suspended,
+// not its io thread, while the journal commits, and resumes on its own
+// executor (the answer may come from the journal's thread).
+template <typename CompletionToken>
+auto AsyncSubmit(core::JobManager& manager, const v1::JobSpec& spec,
+                 const std::string& tenant, CompletionToken&& token) {
+  return asio::async_initiate<CompletionToken, void(SubmitAnswer)>(
+      [&manager, &spec, &tenant](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        manager.SubmitAsync(spec, tenant, [shared](SubmitAnswer answer) {
+          auto executor = asio::get_associated_executor(*shared);
+          asio::post(executor, [shared, answer = std::move(answer)]() mutable {
+            (*shared)(std::move(answer));
+          });
+        });
+      },
+      token);
+}
 constexpr std::size_t kResultChunkBytes = 1 << 20;
 
 // Sends the job's events after `after_seq` until its terminal event, which
@@ -133,7 +157,8 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
   };
   auto run = [manager, watchers](StreamCall<v1::RunRequest, v1::JobEvent>& call)
       -> awaitable<grpc::Status> {
-    auto job = manager->Submit(call.request.spec(), call.tenant);
+    SubmitAnswer job = co_await AsyncSubmit(*manager, call.request.spec(),
+                                            call.tenant, use_awaitable);
     if (!job.ok()) co_return StatusOf(job.error(), call.context);
     ScopedGaugeIncrement watching(watchers);
     if (!co_await StreamEvents(call, job.value(), 0)) co_return ClientGone();

@@ -34,6 +34,22 @@ grpc::Status Submit(v1::JobService::Stub& stub, const v1::JobSpec& spec,
   return stub.Submit(&context, request, job);
 }
 
+// Run: the job's id from its first event, and the call's status. (Run's
+// submits are journaled by the journal's thread, Submit's on the caller's.)
+grpc::Status RunJob(v1::JobService::Stub& stub, const v1::JobSpec& spec,
+                    std::string* id) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  v1::RunRequest request;
+  *request.mutable_spec() = spec;
+  auto reader = stub.Run(&context, request);
+  v1::JobEvent event;
+  while (reader->Read(&event)) {
+    if (id->empty()) *id = event.job_id();
+  }
+  return reader->Finish();
+}
+
 v1::JobSpec Pi(std::uint64_t seed) {
   v1::JobSpec spec;
   spec.mutable_pi()->set_samples(200'000);
@@ -120,14 +136,23 @@ TEST(JournalFaultTest, AJournalThatFillsUpRefusesNewWorkAndKeepsWhatItTook) {
 
   std::map<std::string, std::uint64_t> accepted;  // id -> seed
   grpc::Status refused;
+  // Submit and Run in turn: both ways of taking a job must refuse it.
   for (std::uint64_t seed = 1; seed <= 5000; ++seed) {
-    v1::Job job;
-    grpc::Status status = Submit(*stub, Pi(seed), &job);
+    std::string id;
+    grpc::Status status;
+    if (seed % 2 == 0) {
+      v1::Job job;
+      status = Submit(*stub, Pi(seed), &job);
+      id = job.id();
+    } else {
+      status = RunJob(*stub, Pi(seed), &id);
+    }
     if (!status.ok()) {
       refused = status;
+      EXPECT_TRUE(id.empty()) << "job " << id << " was refused after it began";
       break;
     }
-    accepted.emplace(job.id(), seed);
+    accepted.emplace(id, seed);
   }
   ASSERT_FALSE(refused.ok()) << "the journal never filled up";
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE)

@@ -1,6 +1,7 @@
 // JobManager under concurrent use, without a transport: clients submitting
-// (some retrying with the same idempotency key), cancelling, listing and
-// watching event logs from several threads while the scheduler runs jobs.
+// (some retrying with the same idempotency key, some with SubmitAsync, whose
+// answer comes from the journal's thread), cancelling, listing and watching
+// event logs from several threads while the scheduler runs jobs.
 // Written to be run under ThreadSanitizer as well (tools/test_all.sh): one
 // job at a time runs on the CPU pool, so kernels' own TBB parallelism (which
 // TSan cannot see through) stays on one thread, while every JobManager,
@@ -14,6 +15,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,6 +93,12 @@ TEST(JobManagerTest, ClientsSubmitCancelListAndWatchAtOnce) {
   JobManagerOptions options;
   options.scheduler.cpu_threads = 1;
   options.result_cache_bytes = 0;
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir =
+      std::string(tmp != nullptr ? tmp : "/tmp") + "/clients_at_once";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  options.journal_path = dir + "/journal.sqlite";
   JobManager manager(options);
   ASSERT_TRUE(manager.Recover().ok());
 
@@ -113,7 +123,19 @@ TEST(JobManagerTest, ClientsSubmitCancelListAndWatchAtOnce) {
         const std::string key = i % 3 == 0 ? "key-" + std::to_string(i) : "";
         const std::uint64_t samples =
             key.empty() ? 20'000 + 1'000 * (t * kJobsEach + i) : 50'000 + i;
-        auto job = manager.Submit(PiSpec(samples, key));
+        // Odd threads submit like the gRPC Run handler does.
+        Result<std::shared_ptr<JobRecord>> job = Error{};
+        if (t % 2 == 1) {
+          std::promise<Result<std::shared_ptr<JobRecord>>> answer;
+          manager.SubmitAsync(
+              PiSpec(samples, key), "",
+              [&answer](Result<std::shared_ptr<JobRecord>> result) {
+                answer.set_value(std::move(result));
+              });
+          job = answer.get_future().get();
+        } else {
+          job = manager.Submit(PiSpec(samples, key));
+        }
         ASSERT_TRUE(job.ok()) << job.error().ToString();
         auto watcher = std::make_shared<Watcher>(job.value(), io);
         watcher->Start();

@@ -4,9 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "server/cluster/redis_connection.h"
 #include "server/cluster/redis_store.h"
@@ -128,6 +132,61 @@ TEST_P(JobStoreBehaviourTest, SubmittedJobRunsAndItsResultIsReadable) {
   ASSERT_TRUE(chunks.ok()) << chunks.error().ToString();
   ASSERT_EQ(chunks.value().size(), 1u);
   EXPECT_EQ(chunks.value()[0].result().pi().hits(), view.result().pi().hits());
+}
+
+TEST_P(JobStoreBehaviourTest, SubmitAsyncAnswersEachSubmitOnceItIsStored) {
+  // Four threads submit 50 jobs each without waiting (the journal commits
+  // them in shared transactions); every one is answered once, runs, and is
+  // there for the next manager. A bad spec is answered with its field.
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50;
+  std::mutex mu;
+  std::condition_variable answered;
+  std::vector<Result<std::shared_ptr<JobRecord>>> answers;
+  auto record = [&](Result<std::shared_ptr<JobRecord>> answer) {
+    std::lock_guard lock(mu);
+    answers.push_back(std::move(answer));
+    answered.notify_all();
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        manager_->SubmitAsync(PiSpec(1000, t * kPerThread + i), "", record);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  v1::JobSpec bad = PiSpec(1000);
+  bad.mutable_pi()->set_samples(0);
+  manager_->SubmitAsync(bad, "", record);
+  std::set<std::string> ids;
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(answered.wait_for(lock, 30s, [&] {
+      return answers.size() == kThreads * kPerThread + 1;
+    }));
+    for (const auto& answer : answers) {
+      if (answer.ok()) {
+        ids.insert(answer.value()->id());
+      } else {
+        EXPECT_EQ(answer.error().code, ErrorCode::kInvalidArgument);
+        EXPECT_EQ(answer.error().field, "spec.pi.samples");
+      }
+    }
+  }
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(WaitFor(*manager_, id, v1::SUCCEEDED)) << id;
+  }
+  manager_.reset();
+  manager_ = MakeManager();
+  ASSERT_NE(manager_, nullptr);
+  for (const std::string& id : ids) {
+    auto found = manager_->Find(id);
+    ASSERT_TRUE(found.ok()) << id;
+    EXPECT_EQ(found.value()->state(), v1::SUCCEEDED) << id;
+  }
 }
 
 TEST_P(JobStoreBehaviourTest, EventsEndWithOneTerminalEventAndResumeAfterSeq) {
