@@ -107,11 +107,12 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
   const asio::any_io_executor& ex = executor_;
 
   auto submit = [manager](UnaryCall<v1::SubmitRequest, v1::Job>& call,
-                          v1::Job& out) {
-    auto job = manager->Submit(call.request.spec(), call.tenant);
-    if (!job.ok()) return StatusOf(job.error(), call.context);
+                          v1::Job& out) -> awaitable<grpc::Status> {
+    SubmitAnswer job = co_await AsyncSubmit(*manager, call.request.spec(),
+                                            call.tenant, use_awaitable);
+    if (!job.ok()) co_return StatusOf(job.error(), call.context);
     out = job.value()->ToProto(/*with_result=*/true);
-    return grpc::Status::OK;
+    co_return grpc::Status::OK;
   };
   auto get = [manager](UnaryCall<v1::GetJobRequest, v1::Job>& call,
                        v1::Job& out) {

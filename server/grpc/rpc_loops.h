@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "compute/common/status.h"
 #include "server/edge/error_mapping.h"
@@ -144,7 +145,9 @@ bool Admit(const AcceptGate& gate, Call& call, grpc::Status& status) {
 
 // One listener loop per method: ask gRPC for the next call, and on arrival
 // spawn `fn` for it as its own coroutine on this executor, then ask again.
-// Parameters are by value: they live in the coroutine frame.
+// `fn(call, response)` returns the status, or an awaitable of it when it
+// has to wait (e.g. for the journal). Parameters are by value: they live in
+// the coroutine frame.
 template <typename Request, typename Response, typename Service,
           typename Method, typename Fn>
 boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, RpcMetrics stats,
@@ -167,7 +170,14 @@ boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, RpcMetrics stats,
           const auto start = std::chrono::steady_clock::now();
           Response response;
           grpc::Status status;
-          if (Admit(gate, *call, status)) status = fn(*call, response);
+          if (Admit(gate, *call, status)) {
+            if constexpr (std::is_same_v<decltype(fn(*call, response)),
+                                         grpc::Status>) {
+              status = fn(*call, response);
+            } else {
+              status = co_await fn(*call, response);
+            }
+          }
           // Counted before the answer goes out, so a client that reads the
           // metrics right after its call sees the call counted.
           stats.Record(status, start);
