@@ -300,9 +300,22 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(
       return SubmitCachedLocked(spec, *hit, tenant);
     }
   }
+  Result<std::shared_ptr<JobRecord>> job = NewJournaledJobLocked(spec, tenant);
+  if (!job.ok()) return job.error();
+  return QueueLocked(std::move(job.value()));
+}
+
+std::shared_ptr<JobRecord> JobManager::NewJobLocked(const v1::JobSpec& spec,
+                                                    const std::string& tenant) {
   auto job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
                                          options_.event_log, 1, tenant);
   job->MarkQueued();
+  return job;
+}
+
+Result<std::shared_ptr<JobRecord>> JobManager::NewJournaledJobLocked(
+    const v1::JobSpec& spec, const std::string& tenant) {
+  std::shared_ptr<JobRecord> job = NewJobLocked(spec, tenant);
   if (journal_ != nullptr) {
     // Journaled before Submit answers: an accepted job survives a crash.
     if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
@@ -310,7 +323,7 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(
       return NotJournaled(status.error());
     }
   }
-  return QueueLocked(std::move(job));
+  return job;
 }
 
 void JobManager::SubmitAsync(const v1::JobSpec& spec, const std::string& tenant,
@@ -340,9 +353,7 @@ void JobManager::SubmitAsync(const v1::JobSpec& spec, const std::string& tenant,
           return SubmitCachedLocked(spec, *hit, tenant);
         }
       }
-      job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
-                                        options_.event_log, 1, tenant);
-      job->MarkQueued();
+      job = NewJobLocked(spec, tenant);
       return Result<std::shared_ptr<JobRecord>>(job);
     }();
     if (job == nullptr) {

@@ -205,6 +205,12 @@ class JobManager {
   // Marks the journal failed; the error a submit whose job it could not
   // store answers.
   Error NotJournaled(const Error& error);
+  // A new QUEUED job, not yet journaled or indexed (under mu_).
+  std::shared_ptr<JobRecord> NewJobLocked(const v1::JobSpec& spec,
+                                          const std::string& tenant);
+  // NewJobLocked, journaled before it returns (under mu_).
+  Result<std::shared_ptr<JobRecord>> NewJournaledJobLocked(
+      const v1::JobSpec& spec, const std::string& tenant);
   // A journaled QUEUED job goes to the scheduler and the indexes (under
   // mu_); a refusal (queue full) deletes its row again.
   Result<std::shared_ptr<JobRecord>> QueueLocked(

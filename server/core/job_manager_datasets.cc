@@ -103,15 +103,10 @@ std::optional<std::string> JobManager::CacheKey(
 Result<std::shared_ptr<JobRecord>> JobManager::SubmitCachedLocked(
     const v1::JobSpec& spec, const ResultCache::Entry& hit,
     const std::string& tenant) {
-  auto job = std::make_shared<JobRecord>(NewJobId(), next_ordinal_++, spec,
-                                         options_.event_log, 1, tenant);
-  job->MarkQueued();
-  if (journal_ != nullptr) {
-    if (Status status = journal_->Insert(job->ToProto(false), job->ordinal());
-        !status.ok()) {
-      return NotJournaled(status.error());
-    }
-  }
+  Result<std::shared_ptr<JobRecord>> journaled =
+      NewJournaledJobLocked(spec, tenant);
+  if (!journaled.ok()) return journaled.error();
+  const std::shared_ptr<JobRecord>& job = journaled.value();
   job->MarkSucceeded(hit.result, FullResultBytes(*hit.result), hit.job_id);
   Journal(*job, hit.result.get());
   Index(job);
