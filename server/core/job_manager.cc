@@ -272,6 +272,18 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(
   if (cluster_ != nullptr) return SubmitShared(spec, tenant);
 
   std::lock_guard lock(mu_);
+  if (std::optional<Result<std::shared_ptr<JobRecord>>> answer =
+          AnswerWithoutRunLocked(spec, tenant)) {
+    return std::move(*answer);
+  }
+  Result<std::shared_ptr<JobRecord>> job = NewJournaledJobLocked(spec, tenant);
+  if (!job.ok()) return job.error();
+  return QueueLocked(std::move(job.value()));
+}
+
+std::optional<Result<std::shared_ptr<JobRecord>>>
+JobManager::AnswerWithoutRunLocked(const v1::JobSpec& spec,
+                                   const std::string& tenant) {
   if (!spec.idempotency_key().empty()) {
     auto it =
         by_idempotency_key_.find(TenantKey(tenant, spec.idempotency_key()));
@@ -300,9 +312,7 @@ Result<std::shared_ptr<JobRecord>> JobManager::Submit(
       return SubmitCachedLocked(spec, *hit, tenant);
     }
   }
-  Result<std::shared_ptr<JobRecord>> job = NewJournaledJobLocked(spec, tenant);
-  if (!job.ok()) return job.error();
-  return QueueLocked(std::move(job.value()));
+  return std::nullopt;
 }
 
 std::shared_ptr<JobRecord> JobManager::NewJobLocked(const v1::JobSpec& spec,
@@ -328,39 +338,30 @@ Result<std::shared_ptr<JobRecord>> JobManager::NewJournaledJobLocked(
 
 void JobManager::SubmitAsync(const v1::JobSpec& spec, const std::string& tenant,
                              SubmitDone done) {
-  if (Status status = ValidateSpec(spec, tenant); !status.ok()) {
-    done(status.error());
-    return;
-  }
   const jobs::JobKind* kind = jobs::FindJobKind(spec);
   // The group-committed path is for plain jobs of one process. Idempotency
   // keys and datasets need Submit's single critical section (a retry must
   // find the first job; a dataset must not go before the job is indexed).
-  if (cluster_ != nullptr || journal_ == nullptr ||
+  // Submit also answers specs of no known kind.
+  if (cluster_ != nullptr || journal_ == nullptr || kind == nullptr ||
       !spec.idempotency_key().empty() || !kind->DatasetsUsed(spec).empty()) {
     done(Submit(spec, tenant));
+    return;
+  }
+  if (Status status = ValidateSpec(spec, tenant); !status.ok()) {
+    done(status.error());
     return;
   }
   std::shared_ptr<JobRecord> job;
   {
     std::unique_lock lock(mu_);
-    Result<std::shared_ptr<JobRecord>> answer = [&] {
-      if (Status status = AcceptingLocked(); !status.ok()) {
-        return Result<std::shared_ptr<JobRecord>>(status.error());
-      }
-      if (std::optional<std::string> key = CacheKey(spec, *kind, tenant)) {
-        if (std::optional<ResultCache::Entry> hit = cache_.Find(*key)) {
-          return SubmitCachedLocked(spec, *hit, tenant);
-        }
-      }
-      job = NewJobLocked(spec, tenant);
-      return Result<std::shared_ptr<JobRecord>>(job);
-    }();
-    if (job == nullptr) {
+    if (std::optional<Result<std::shared_ptr<JobRecord>>> answer =
+            AnswerWithoutRunLocked(spec, tenant)) {
       lock.unlock();
-      done(std::move(answer));
+      done(std::move(*answer));
       return;
     }
+    job = NewJobLocked(spec, tenant);
   }
   // Queued (and indexed) only once journaled, as in Submit: it cannot run,
   // be found or be journaled again before its insert is committed.

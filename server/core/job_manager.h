@@ -205,6 +205,11 @@ class JobManager {
   // Marks the journal failed; the error a submit whose job it could not
   // store answers.
   Error NotJournaled(const Error& error);
+  // Under mu_: Submit's answer when no new job has to run (an idempotent
+  // retry or its conflict, a refusal, a missing dataset, a cached result);
+  // nullopt when one does.
+  std::optional<Result<std::shared_ptr<JobRecord>>> AnswerWithoutRunLocked(
+      const v1::JobSpec& spec, const std::string& tenant);
   // A new QUEUED job, not yet journaled or indexed (under mu_).
   std::shared_ptr<JobRecord> NewJobLocked(const v1::JobSpec& spec,
                                           const std::string& tenant);

@@ -25,6 +25,7 @@ using asio::awaitable;
 using asio::use_awaitable;
 
 constexpr std::size_t kWatchBatch = 64;
+constexpr std::size_t kResultChunkBytes = 1 << 20;
 
 using SubmitAnswer = Result<std::shared_ptr<core::JobRecord>>;
 
@@ -46,7 +47,6 @@ auto AsyncSubmit(core::JobManager& manager, const v1::JobSpec& spec,
       },
       token);
 }
-constexpr std::size_t kResultChunkBytes = 1 << 20;
 
 // Sends the job's events after `after_seq` until its terminal event, which
 // goes out with the call's OK status in one step (the call is then finished).
