@@ -22,6 +22,7 @@ enum class Mode : std::uint8_t { kInt, kDouble, kString };
 using internal::IsBlank;
 using internal::ParseDouble;
 using internal::ParseInt64;
+using internal::Trim;
 
 // ---- field scanner ----
 
@@ -228,8 +229,18 @@ struct ChunkColumn {
   std::string chars;
   std::vector<std::uint64_t> offsets;  // end offsets (no leading 0)
   std::vector<std::uint32_t> nulls;    // local rows that are null
-  bool any_value = false;              // some non-empty value
+  // Int rows written "-0": as int64 they are 0, but if the column becomes
+  // double they must read -0.0, as they would had a double come first.
+  std::vector<std::uint32_t> negative_zeros;
+  bool any_value = false;  // some non-empty value
   std::size_t rows = 0;
+
+  void PushInt(std::int64_t v, bool negative) {
+    if (v == 0 && negative) {
+      negative_zeros.push_back(static_cast<std::uint32_t>(ints.size()));
+    }
+    ints.push_back(v);
+  }
 
   void ToDouble() {
     doubles.resize(ints.size());
@@ -237,8 +248,10 @@ struct ChunkColumn {
       doubles[i] = static_cast<double>(ints[i]);
     }
     for (std::uint32_t r : nulls) doubles[r] = kNaN;
+    for (std::uint32_t r : negative_zeros) doubles[r] = -0.0;
     ints.clear();
     ints.shrink_to_fit();
+    negative_zeros.clear();
     mode = Mode::kDouble;
   }
 };
@@ -302,7 +315,7 @@ void RunChunk(std::string_view text, const Schema& schema,
           ++cc.rows;
           cc.any_value = true;
           if (cc.mode == Mode::kInt && ff.is_int) {
-            cc.ints.push_back(ff.i);
+            cc.PushInt(ff.i, std::signbit(ff.d));
           } else {
             if (cc.mode == Mode::kInt) cc.ToDouble();
             cc.doubles.push_back(ff.d);
@@ -342,7 +355,7 @@ void RunChunk(std::string_view text, const Schema& schema,
               cc.ints.push_back(0);
               cc.nulls.push_back(row);
             } else if (ParseInt64(f.value, &v)) {
-              cc.ints.push_back(v);
+              cc.PushInt(v, Trim(f.value).front() == '-');
               cc.any_value = true;
             } else if (schema.forced[col]) {
               fail(record_line, static_cast<int>(col),

@@ -132,6 +132,30 @@ TEST(CsvTest, TypedColumnsAreInferred) {
   EXPECT_EQ(t->columns[3].ints[0], 7);
 }
 
+// "-0" read while a column still looked integer must stay -0.0 when a
+// later double makes the column double, in any chunking (found by fuzzing).
+TEST(CsvTest, NegativeZeroKeepsItsSignWhenTheColumnTurnsDouble) {
+  for (const char* text : {"x\n-0\n1.5\n", "x\n1.5\n-0\n", "x\n -0 \n1.5\n",
+                           "x\n\"-0\"\n1.5\n", "x\n-000\n1.5\n"}) {
+    for (std::size_t chunk : {std::size_t{1} << 20, std::size_t{3}}) {
+      CsvOptions options;
+      options.parallel_chunk_bytes = chunk;
+      auto t = ParseCsv(text, options);
+      ASSERT_TRUE(t.ok()) << t.error().ToString();
+      ASSERT_EQ(t->columns[0].type, ColumnType::kDouble) << text;
+      const std::size_t row = text[2] == '1' ? 1 : 0;
+      EXPECT_TRUE(std::signbit(t->columns[0].doubles[row]))
+          << text << " chunk " << chunk;
+      EXPECT_FALSE(std::signbit(t->columns[0].doubles[1 - row]));
+    }
+  }
+  // An integer column keeps plain 0.
+  auto t = ParseCsv("x\n-0\n2\n");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->columns[0].type, ColumnType::kInt64);
+  EXPECT_EQ(t->columns[0].ints[0], 0);
+}
+
 TEST(CsvTest, QuotedFieldsCommasNewlinesEscapesAndCrlf) {
   const std::string text =
       "\"id\",\"the text\"\r\n"
