@@ -3,15 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 #include <mutex>
 
+#include "server/core/async_submit.h"
 #include "server/edge/error_mapping.h"
 #include "server/grpc/dataset_handlers.h"
 #include "server/grpc/grpc_operation.h"
@@ -27,26 +25,8 @@ using asio::use_awaitable;
 constexpr std::size_t kWatchBatch = 64;
 constexpr std::size_t kResultChunkBytes = 1 << 20;
 
-using SubmitAnswer = Result<std::shared_ptr<core::JobRecord>>;
-
-// JobManager::SubmitAsync as an Asio operation: the coroutine is suspended,
-// not its io thread, while the journal commits, and resumes on its own
-// executor (the answer may come from the journal's thread).
-template <typename CompletionToken>
-auto AsyncSubmit(core::JobManager& manager, const v1::JobSpec& spec,
-                 const std::string& tenant, CompletionToken&& token) {
-  return asio::async_initiate<CompletionToken, void(SubmitAnswer)>(
-      [&manager, &spec, &tenant](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        manager.SubmitAsync(spec, tenant, [shared](SubmitAnswer answer) {
-          auto executor = asio::get_associated_executor(*shared);
-          asio::post(executor, [shared, answer = std::move(answer)]() mutable {
-            (*shared)(std::move(answer));
-          });
-        });
-      },
-      token);
-}
+using core::AsyncSubmit;
+using core::SubmitAnswer;
 
 // Sends the job's events after `after_seq` until its terminal event, which
 // goes out with the call's OK status in one step (the call is then finished).

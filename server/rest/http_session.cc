@@ -183,6 +183,21 @@ Routed RouteSafely(const Router& router, const Request& request) {
   }
 }
 
+// A SubmitReply's answer. Submitted here, not in the router, so that the
+// coroutine waits for the journal's commit while its io thread serves others.
+awaitable<Reply> SubmitJob(core::JobManager& manager, SubmitReply submit) {
+  try {
+    core::SubmitAnswer answer = co_await core::AsyncSubmit(
+        manager, submit.spec, submit.tenant, asio::use_awaitable);
+    co_return AnswerSubmit(submit, std::move(answer));
+  } catch (const std::exception& e) {
+    spdlog::error("http submit failed: {}", e.what());
+    co_return ErrorResponse(Error{ErrorCode::kInternal,
+                                  std::string("unexpected error: ") + e.what(),
+                                  ""});
+  }
+}
+
 int StatusOf(const Reply& reply) {
   if (const auto* res = std::get_if<Response>(&reply)) {
     return res->result_int();
@@ -347,6 +362,11 @@ awaitable<void> ServeRequests(Stream& stream, beast::flat_buffer& buffer,
     Request request = parser.release();
     const auto start = steady_clock::now();
     Routed routed = RouteSafely(context.router, request);
+    if (std::holds_alternative<SubmitReply>(routed.reply)) {
+      routed.reply =
+          co_await SubmitJob(context.router.manager(),
+                             std::move(std::get<SubmitReply>(routed.reply)));
+    }
     const int status = StatusOf(routed.reply);
     const bool head_only = request.method() == http::verb::head;
     bool keep_alive = request.keep_alive();

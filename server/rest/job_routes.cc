@@ -110,17 +110,19 @@ Reply JobRoutes::Submit(const Request& request,
                         const std::string& tenant) const {
   Result<v1::JobSpec> spec = ParseSpec(request);
   if (!spec.ok()) return ErrorResponse(spec.error());
-  auto job = manager_.Submit(spec.value(), tenant);
-  if (!job.ok()) return ErrorResponse(job.error());
-  return JobResponse(*job.value());
+  return SubmitReply{std::move(spec.value()), tenant, /*stream=*/false};
 }
 
 Reply JobRoutes::Run(const Request& request, const std::string& tenant) const {
   Result<v1::JobSpec> spec = ParseSpec(request);
   if (!spec.ok()) return ErrorResponse(spec.error());
-  auto job = manager_.Submit(spec.value(), tenant);
-  if (!job.ok()) return ErrorResponse(job.error());
-  return EventStreamReply{job.value(), 0};
+  return SubmitReply{std::move(spec.value()), tenant, /*stream=*/true};
+}
+
+Reply AnswerSubmit(const SubmitReply& submit, core::SubmitAnswer answer) {
+  if (!answer.ok()) return ErrorResponse(answer.error());
+  if (submit.stream) return EventStreamReply{std::move(answer.value()), 0};
+  return JobResponse(*answer.value());
 }
 
 Reply JobRoutes::List(const Target& target, const std::string& tenant) const {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/core/async_submit.h"
 #include "server/core/job_manager.h"
 #include "server/rest/http_options.h"
 #include "server/rest/http_types.h"
@@ -20,9 +21,9 @@ class JobRoutes {
   JobRoutes(core::JobManager& manager, const HttpOptions& options)
       : manager_(manager), options_(options) {}
 
-  // POST /v1/jobs: body is a JobSpec; answers the Job.
+  // POST /v1/jobs: body is a JobSpec; a SubmitReply, whose answer is the Job.
   Reply Submit(const Request& request, const std::string& tenant) const;
-  // POST /v1/jobs:run: Submit, then the job's events as SSE.
+  // POST /v1/jobs:run: Submit, answered with the job's events as SSE.
   Reply Run(const Request& request, const std::string& tenant) const;
   // GET /v1/jobs?state=&label=k:v&page_size=&page_token=
   Reply List(const Target& target, const std::string& tenant) const;
@@ -44,5 +45,8 @@ class JobRoutes {
   core::JobManager& manager_;
   const HttpOptions& options_;
 };
+
+// The answer to a SubmitReply once the job manager took (or refused) it.
+Reply AnswerSubmit(const SubmitReply& submit, core::SubmitAnswer answer);
 
 }  // namespace impulse::rest

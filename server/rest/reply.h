@@ -1,4 +1,5 @@
-// What a route answers: a complete response, a job's event stream or the
+// What a route answers: a complete response, a job to submit, a job's event
+// stream or the
 // live system monitor (sent as Server-Sent Events by the session), or a
 // response whose body is produced in pieces and sent with chunked transfer
 // encoding (large job results).
@@ -19,6 +20,15 @@
 
 namespace impulse::rest {
 
+// POST /v1/jobs and /v1/jobs:run with a well-formed spec: the session
+// submits it with core::AsyncSubmit, so its io thread never waits for the
+// journal's commit, and answers with AnswerSubmit (job_routes.h).
+struct SubmitReply {
+  v1::JobSpec spec;
+  std::string tenant;
+  bool stream = false;  // :run: answer with the job's event stream
+};
+
 struct EventStreamReply {
   std::shared_ptr<core::JobRecord> job;
   std::uint64_t after_seq = 0;  // send events with seq > after_seq
@@ -37,8 +47,8 @@ struct ChunkedReply {
   std::function<std::optional<std::string>()> next_piece;
 };
 
-using Reply =
-    std::variant<Response, EventStreamReply, MetricsStreamReply, ChunkedReply>;
+using Reply = std::variant<Response, SubmitReply, EventStreamReply,
+                           MetricsStreamReply, ChunkedReply>;
 
 struct Routed {
   Reply reply;

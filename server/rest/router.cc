@@ -102,6 +102,15 @@ Reply Router::Metrics() const {
                       "text/plain; version=0.0.4; charset=utf-8");
 }
 
+Routed Router::HandleBlocking(const Request& request) const {
+  Routed routed = Handle(request);
+  if (const auto* submit = std::get_if<SubmitReply>(&routed.reply)) {
+    routed.reply =
+        AnswerSubmit(*submit, manager_.Submit(submit->spec, submit->tenant));
+  }
+  return routed;
+}
+
 Routed Router::Handle(const Request& request) const {
   Result<Target> parsed = ParseTarget(request.target());
   if (!parsed.ok()) return {ErrorResponse(parsed.error()), "other"};

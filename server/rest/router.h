@@ -24,8 +24,12 @@ class Router {
   Router(core::JobManager& manager, const HttpOptions& options,
          const HttpMetrics& metrics, std::function<bool()> serving);
 
-  // HEAD is answered like GET without a body (the session drops it).
+  // HEAD is answered like GET without a body (the session drops it). A
+  // job to submit comes back as a SubmitReply for the caller to submit.
   Routed Handle(const Request& request) const;
+  // Handle, with a SubmitReply submitted and answered in this thread (for
+  // callers without an event loop: tests and the fuzzer).
+  Routed HandleBlocking(const Request& request) const;
 
   // Dataset uploads stream their body, so the session asks before reading
   // it: for PUT /v1/datasets/{name} the header of the upload and the

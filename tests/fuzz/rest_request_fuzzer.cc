@@ -156,7 +156,7 @@ void CheckResponse(const Request& request, Response& res) {
 }
 
 void Answer(const Request& request) {
-  impulse::rest::Routed routed = TheWorld().router->Handle(request);
+  impulse::rest::Routed routed = TheWorld().router->HandleBlocking(request);
   FUZZ_CHECK(!routed.route.empty()) << "no route label";
   if (auto* res = std::get_if<Response>(&routed.reply)) {
     CheckResponse(request, *res);

@@ -34,7 +34,7 @@ class RouterTest : public ::testing::Test {
     Request request{method, target, 11};
     request.body() = std::move(body);
     request.prepare_payload();
-    return router_.Handle(request);
+    return router_.HandleBlocking(request);
   }
   static const Response& AsResponse(const Routed& routed) {
     EXPECT_TRUE(std::holds_alternative<Response>(routed.reply));
@@ -87,6 +87,37 @@ TEST_F(RouterTest, SubmitAnswersTheJobAndEventsAnswerAStream) {
   // everything (it has nothing here, so a stream).
   ASSERT_TRUE(std::holds_alternative<EventStreamReply>(events.reply));
   EXPECT_EQ(std::get<EventStreamReply>(events.reply).job->id(), job.id());
+}
+
+// Handle leaves a job to submit to its caller (the session awaits
+// core::AsyncSubmit); a bad spec is answered at once.
+TEST_F(RouterTest, SubmitsAreLeftToTheCallerAndAnsweredByAnswerSubmit) {
+  Request request{http::verb::post, "/v1/jobs:run", 11};
+  request.body() = R"({"pi": {"samples": "1000"}})";
+  request.prepare_payload();
+  Routed routed = router_.Handle(request);
+  EXPECT_EQ(routed.route, "/v1/jobs:run");
+  ASSERT_TRUE(std::holds_alternative<SubmitReply>(routed.reply));
+  const SubmitReply& submit = std::get<SubmitReply>(routed.reply);
+  EXPECT_TRUE(submit.stream);
+  EXPECT_EQ(submit.spec.pi().samples(), 1000u);
+  EXPECT_EQ(manager_.List(v1::ListJobsRequest(), "")->jobs_size(), 0)
+      << "Handle itself submitted";
+
+  Reply answer = AnswerSubmit(submit, manager_.Submit(submit.spec, ""));
+  ASSERT_TRUE(std::holds_alternative<EventStreamReply>(answer));
+  EXPECT_EQ(std::get<EventStreamReply>(answer).after_seq, 0u);
+
+  answer = AnswerSubmit(
+      submit, Error::InvalidArgument("spec.pi.samples", "must be positive"));
+  ASSERT_TRUE(std::holds_alternative<Response>(answer));
+  EXPECT_EQ(std::get<Response>(answer).result_int(), 400);
+  EXPECT_NE(std::get<Response>(answer).body().find("spec.pi.samples"),
+            std::string::npos);
+
+  request.body() = R"({"pi": {"samples": "many"}})";
+  request.prepare_payload();
+  EXPECT_EQ(AsResponse(router_.Handle(request)).result_int(), 400);
 }
 
 TEST_F(RouterTest, ReadyzFollowsTheReadyHook) {
