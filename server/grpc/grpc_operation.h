@@ -22,13 +22,32 @@
 #include "compute/common/status.h"
 #include "server/edge/token_auth.h"
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace impulse::grpc_bridge {
 
 // Base of every CQ tag: one function pointer, no virtual table, no state enum.
+//
+// Under TSan, handing the tag to gRPC releases and taking it back from the
+// queue acquires it: gRPC orders the thread that started a step before the
+// one that gets its tag from Next with synchronisation in uninstrumented
+// libraries, which TSan cannot see (tools/sanitizers/tsan.supp).
 class Operation {
  public:
-  void Complete(bool ok) { complete_(this, ok); }
-  void* tag() { return this; }
+  void Complete(bool ok) {
+#if defined(__SANITIZE_THREAD__)
+    __tsan_acquire(this);
+#endif
+    complete_(this, ok);
+  }
+  void* tag() {
+#if defined(__SANITIZE_THREAD__)
+    __tsan_release(this);
+#endif
+    return this;
+  }
 
  protected:
   using CompleteFn = void (*)(Operation*, bool);

@@ -40,6 +40,11 @@ class RestTest : public ::testing::Test {
     options.http_listen = "127.0.0.1:0";
     options.use_gpu = false;  // so device GPU is refused (412) everywhere
     options.manager.scheduler.cpu_threads = 2;
+#if defined(__SANITIZE_THREAD__)
+    // Kernels' parallel loops on one thread: oneTBB's work stealing is
+    // invisible to TSan (tools/sanitizers/tsan.supp).
+    options.manager.scheduler.cpu_threads = 1;
+#endif
     return options;
   }
 
