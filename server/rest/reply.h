@@ -1,8 +1,7 @@
 // What a route answers: a complete response, a job to submit, a job's event
-// stream or the
-// live system monitor (sent as Server-Sent Events by the session), or a
-// response whose body is produced in pieces and sent with chunked transfer
-// encoding (large job results).
+// stream or the live system monitor (sent as Server-Sent Events by the
+// session), or a response whose body is produced in pieces and sent with
+// chunked transfer encoding (large job results).
 #pragma once
 
 #include <cstdint>
