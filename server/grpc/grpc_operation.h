@@ -12,6 +12,7 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,31 +23,40 @@
 #include "compute/common/status.h"
 #include "server/edge/token_auth.h"
 
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#endif
-
 namespace impulse::grpc_bridge {
 
 // Base of every CQ tag: one function pointer, no virtual table, no state enum.
 //
-// Under TSan, handing the tag to gRPC releases and taking it back from the
-// queue acquires it: gRPC orders the thread that started a step before the
-// one that gets its tag from Next with synchronisation in uninstrumented
-// libraries, which TSan cannot see (tools/sanitizers/tsan.supp).
+// Under TSan a lock, held while the tag is handed to gRPC and taken again
+// before the tag completes, orders everything the starting thread did (the
+// message serialised, the call's fields set) before the completing thread:
+// gRPC orders the two with synchronisation in uninstrumented libraries that
+// TSan cannot see (tools/sanitizers/tsan.supp). The locks are static, so
+// taking one publishes nothing but the hand-off itself. Not built otherwise.
 class Operation {
  public:
   void Complete(bool ok) {
 #if defined(__SANITIZE_THREAD__)
-    __tsan_acquire(this);
+    { std::lock_guard wait_for_start(HandoffLock()); }
 #endif
     complete_(this, ok);
   }
-  void* tag() {
+
+  // Runs `start(tag)`, which hands this operation's tag to one gRPC async
+  // call, and returns whether it did (`start` returns void or that bool).
+  // When it did not, the operation is still the caller's: Complete it.
+  template <typename StartFn>
+  bool Start(StartFn& start) {
 #if defined(__SANITIZE_THREAD__)
-    __tsan_release(this);
+    std::lock_guard handing_off(HandoffLock());
 #endif
-    return this;
+    if constexpr (std::is_same_v<decltype(start(static_cast<void*>(this))),
+                                 bool>) {
+      return start(static_cast<void*>(this));
+    } else {
+      start(static_cast<void*>(this));
+      return true;
+    }
   }
 
  protected:
@@ -55,6 +65,13 @@ class Operation {
   ~Operation() = default;
 
  private:
+#if defined(__SANITIZE_THREAD__)
+  std::mutex& HandoffLock() {
+    static std::mutex locks[64];
+    return locks[(reinterpret_cast<std::uintptr_t>(this) >> 4) % 64];
+  }
+#endif
+
   CompleteFn complete_;
 };
 
@@ -89,15 +106,16 @@ class HandlerOperation final : public Operation {
 };
 
 // Starts one gRPC step: `start(tag)` must hand `tag` to exactly one gRPC async
-// call. Completes with `bool ok` (false: the call ended, was cancelled or the
-// server is shutting down; a normal outcome, not an error).
+// call, or return false without handing it over. Completes with `bool ok`
+// (false: the call ended, was cancelled, the server is shutting down or
+// `start` declined; a normal outcome, not an error).
 template <typename CompletionToken, typename StartFn>
 auto AsyncGrpc(StartFn start, CompletionToken&& token) {
   return boost::asio::async_initiate<CompletionToken, void(bool)>(
       [](auto handler, StartFn start) {
         using H = std::decay_t<decltype(handler)>;
         auto* op = new HandlerOperation<H>(std::move(handler));
-        start(op->tag());
+        if (!op->Start(start)) op->Complete(false);
       },
       token, std::move(start));
 }
@@ -157,10 +175,9 @@ auto RequestCall(AcceptGate& gate, Service* service, RequestMethod method,
                  CompletionToken&& token) {
   return AsyncGrpc(
       [=, &gate](void* tag) {
-        const bool requested = gate.RunIfOpen([&] {
+        return gate.RunIfOpen([&] {
           (service->*method)(context, request, responder, cq, cq, tag);
         });
-        if (!requested) static_cast<Operation*>(tag)->Complete(false);
       },
       std::forward<CompletionToken>(token));
 }

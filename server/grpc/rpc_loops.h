@@ -199,7 +199,10 @@ boost::asio::awaitable<void> ServeStream(AcceptGate& gate, RpcMetrics stats,
   for (;;) {
     auto call = std::make_shared<Call>();
     auto* done = new DoneOperation<Call>(call);
-    call->context.AsyncNotifyWhenDone(done->tag());
+    auto notify = [raw = call.get()](void* tag) {
+      raw->context.AsyncNotifyWhenDone(tag);
+    };
+    done->Start(notify);
     if (!co_await RequestCall(gate, service, method, &call->context,
                               &call->request, &call->writer, cq,
                               boost::asio::use_awaitable)) {
@@ -245,15 +248,17 @@ boost::asio::awaitable<void> ServeClientStream(AcceptGate& gate,
   for (;;) {
     auto call = std::make_shared<Call>();
     auto* done = new DoneOperation<Call>(call);
-    call->context.AsyncNotifyWhenDone(done->tag());
+    auto notify = [raw = call.get()](void* tag) {
+      raw->context.AsyncNotifyWhenDone(tag);
+    };
+    done->Start(notify);
     // The start function is named, not a temporary of the co_await
     // expression: GCC 12 destroys those twice.
     Call* raw = call.get();
     auto start = [&gate, service, method, cq, raw](void* tag) {
-      const bool requested = gate.RunIfOpen([&] {
+      return gate.RunIfOpen([&] {
         (service->*method)(&raw->context, &raw->reader, cq, cq, tag);
       });
-      if (!requested) static_cast<Operation*>(tag)->Complete(false);
     };
     const bool started =
         co_await AsyncGrpc(std::move(start), boost::asio::use_awaitable);

@@ -8,8 +8,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,21 +24,22 @@ inline int HealthStatus(const std::string& target) {
   grpc::Slice no_bytes("");  // HealthCheckRequest{service: ""}
   grpc::ByteBuffer request(&no_bytes, 1);
   grpc::ByteBuffer response;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
   grpc::Status status;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
-                    grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      std::lock_guard lock(mu);
-                      status = s;
-                      done = true;
-                      cv.notify_one();
-                    });
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return done; });
-  if (!status.ok()) return -1;
+  // On this thread's own queue (not the callback API), so the answer is
+  // read on the thread that asked.
+  grpc::CompletionQueue cq;
+  auto call = generic.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check",
+                                       request, &cq);
+  call->StartCall();
+  int finished = 0;
+  call->Finish(&response, &status, &finished);
+  void* tag = nullptr;
+  bool ok = false;
+  const bool answered = cq.Next(&tag, &ok) && tag == &finished;
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  if (!answered || !status.ok()) return -1;
   std::vector<grpc::Slice> slices;
   if (!response.Dump(&slices).ok()) return -1;
   std::string bytes;

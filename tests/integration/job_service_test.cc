@@ -467,10 +467,17 @@ TEST_F(ServerTest, DrainRefusesNewJobsLetsRunningOnesFinishAndTellsWatchers) {
       std::chrono::milliseconds(20));  // let both attach
 
   std::thread stopper([&] { server_->Shutdown(std::chrono::seconds(30)); });
-  while (server_->manager().ready()) std::this_thread::yield();
-  v1::Job refused;
-  grpc::Status status = Submit(PiSpec(1000, 3), &refused);
+  // Until the drain begins a submit queues behind the running job; from then
+  // on it is refused. (Asked over gRPC, not through server_, which Shutdown
+  // tears down on the other thread.)
+  grpc::Status status;
+  for (int i = 0; i < 100'000 && status.ok(); ++i) {
+    v1::Job job;
+    status = Submit(PiSpec(1000, 3), &job);
+  }
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find("shutting down"), std::string::npos)
       << status.error_message();
   stopper.join();
   watch_running.join();
