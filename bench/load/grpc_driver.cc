@@ -52,8 +52,8 @@ struct Shared {
 
 class WatchRound;
 
-// One client: one job at a time, as Run, Submit + Watch, Submit, or (watch
-// mode) a Watch of the round's job.
+// One client: one job at a time, as Run, Execute, Submit + Watch, Submit, or
+// (watch mode) a Watch of the round's job.
 class Client {
  public:
   Client(Shared& shared, Worker& worker, v1::JobService::Stub* stub)
@@ -103,6 +103,12 @@ class Client {
       SpecForJob(shared_.options, *index, run_request_.mutable_spec());
       reader_ = stub_->PrepareAsyncRun(&*context_, run_request_, worker_.cq());
       reader_->StartCall(&started_tag_);
+    } else if (shared_.options.mode == Mode::kExecute) {
+      SpecForJob(shared_.options, *index, run_request_.mutable_spec());
+      responder_ =
+          stub_->PrepareAsyncExecute(&*context_, run_request_, worker_.cq());
+      responder_->StartCall();
+      responder_->Finish(&job_, &status_, &executed_tag_);
     } else {
       SpecForJob(shared_.options, *index, submit_request_.mutable_spec());
       responder_ =
@@ -128,6 +134,20 @@ class Client {
     submitted_at_ = now;
     watch_request_.set_id(job_.id());
     StartWatch();
+  }
+
+  void OnExecuted(bool /*ok*/) {
+    const Clock::time_point now = Clock::now();
+    if (!status_.ok()) {
+      RecordCallError();
+    } else if (job_.state() == v1::SUCCEEDED) {
+      Record().Ok(start_ - shared_.start, now - shared_.start,
+                  now - shared_.start);
+    } else {
+      Record().Error("JOB_" + v1::JobState_Name(job_.state()),
+                     start_ - shared_.start);
+    }
+    NextJob();
   }
 
   void StartWatch() {
@@ -221,6 +241,7 @@ class Client {
   std::uint64_t events_ = 0;
 
   MemberTag<Client, &Client::OnSubmitted> submitted_tag_{this};
+  MemberTag<Client, &Client::OnExecuted> executed_tag_{this};
   MemberTag<Client, &Client::OnStarted> started_tag_{this};
   MemberTag<Client, &Client::OnRead> read_tag_{this};
   MemberTag<Client, &Client::OnFinished> finished_tag_{this};

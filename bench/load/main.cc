@@ -48,7 +48,8 @@ Modes: run = the Run RPC (submit + stream events to the terminal one);
     --release_wait) that the server's RSS returns to baseline once retention
     has removed the jobs. See bench/load/burst.h and bench/load_burst.sh.
 Latency: "submit" is until the job was accepted (run: its first event);
-  "end to end" until its terminal event arrived.
+  "end to end" until its terminal event arrived (execute: until the answer
+  with the finished job, which is also its "submit").
 Server CPU and memory come from /proc/<pid>: --server_pid, or the process
 listening on the target's port.
 
@@ -82,10 +83,12 @@ int main(int argc, char** argv) {
   app.add_option("--protocol", protocol, "grpc or rest")
       ->capture_default_str()
       ->check(CLI::IsMember({"grpc", "rest"}));
-  app.add_option("--mode", mode, "run, submit_watch, submit, watch or burst")
+  app.add_option("--mode", mode,
+                 "run (stream every event), execute (one answer with the "
+                 "finished job), submit_watch, submit, watch or burst")
       ->capture_default_str()
-      ->check(
-          CLI::IsMember({"run", "submit_watch", "submit", "watch", "burst"}));
+      ->check(CLI::IsMember(
+          {"run", "execute", "submit_watch", "submit", "watch", "burst"}));
   app.add_option("--workload", options.workload,
                  "tiny, medium, book or spec (with --spec)")
       ->capture_default_str()
@@ -170,11 +173,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   options.protocol = protocol == "rest" ? Protocol::kRest : Protocol::kGrpc;
-  options.mode = mode == "submit_watch" ? Mode::kSubmitWatch
-                 : mode == "submit"     ? Mode::kSubmit
-                 : mode == "watch"      ? Mode::kWatch
-                 : mode == "burst"      ? Mode::kBurst
-                                        : Mode::kRun;
+  options.mode = mode == "execute"        ? Mode::kExecute
+                 : mode == "submit_watch" ? Mode::kSubmitWatch
+                 : mode == "submit"       ? Mode::kSubmit
+                 : mode == "watch"        ? Mode::kWatch
+                 : mode == "burst"        ? Mode::kBurst
+                                          : Mode::kRun;
   if (!options.spec_json.empty()) options.workload = "spec";
   if (std::string error = Validate(options); !error.empty()) {
     std::fprintf(stderr, "impulse_load: %s\n", error.c_str());

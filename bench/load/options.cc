@@ -43,6 +43,8 @@ const char* ModeName(Mode mode) {
   switch (mode) {
     case Mode::kRun:
       return "run";
+    case Mode::kExecute:
+      return "execute";
     case Mode::kSubmitWatch:
       return "submit_watch";
     case Mode::kSubmit:
@@ -175,6 +177,9 @@ std::string Validate(const LoadOptions& options) {
   }
   if (options.protocol == Protocol::kRest && options.mode == Mode::kWatch) {
     return "--mode=watch is gRPC only (REST watchers: see tests/rest)";
+  }
+  if (options.protocol == Protocol::kRest && options.mode == Mode::kExecute) {
+    return "--mode=execute is gRPC only (the Execute RPC)";
   }
   if (options.mode == Mode::kBurst) {
     const BurstOptions& b = options.burst;

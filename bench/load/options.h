@@ -26,6 +26,7 @@ enum class Protocol { kGrpc, kRest };
 // What one client does per job.
 enum class Mode {
   kRun,          // Run: submit and stream the events to the terminal one
+  kExecute,      // Execute: submit, one answer with the finished job
   kSubmitWatch,  // Submit (unary), then Watch to the terminal event
   kSubmit,       // Submit only: the cost of accepting a job
   kWatch,        // rounds: one Submit, then every client Watches that job

@@ -128,9 +128,10 @@ std::string ToText(const Report& r) {
         "  {:<22} p50 {:>9.3f}  p90 {:>9.3f}  p99 {:>9.3f}  max {:>9.3f} ms\n",
         name, Ms(s.p50_ns), Ms(s.p90_ns), Ms(s.p99_ns), Ms(s.max_ns));
   };
-  const char* submit_name = o.mode == Mode::kRun     ? "accepted (1st event)"
-                            : o.mode == Mode::kWatch ? "submit (per round)"
-                                                     : "submit";
+  const char* submit_name = o.mode == Mode::kRun       ? "accepted (1st event)"
+                            : o.mode == Mode::kWatch   ? "submit (per round)"
+                            : o.mode == Mode::kExecute ? "answer (= end to end)"
+                                                       : "submit";
   out += line(submit_name, r.submit);
   out += line(o.mode == Mode::kSubmit ? "end to end (= submit)" : "end to end",
               r.end_to_end);

@@ -47,6 +47,7 @@ std::uint64_t EventLog::Append(v1::JobEvent event) {
     if (terminal) closed_.store(true, std::memory_order_release);
   }
   waiters_.WakeAll();
+  if (terminal) end_waiters_.WakeAll();
   return seq;
 }
 
@@ -73,6 +74,7 @@ void EventLog::AppendStored(v1::JobEvent event) {
     if (terminal) closed_.store(true, std::memory_order_release);
   }
   waiters_.WakeAll();
+  if (terminal) end_waiters_.WakeAll();
 }
 
 namespace {

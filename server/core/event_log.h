@@ -68,8 +68,25 @@ class EventLog {
         std::forward<CompletionToken>(token));
   }
 
+  // Completes when the log is closed (its terminal event is in), or on
+  // WakeAll (callers re-check), or at once when `*abandoned` is already true.
+  // Unlike AsyncWaitAfter it is not woken by every event, only at the end.
+  // Never completes inline.
+  template <typename CompletionToken>
+  auto AsyncWaitClosed(const std::atomic<bool>* abandoned,
+                       CompletionToken&& token) {
+    return end_waiters_.AsyncWait(
+        [this, abandoned] {
+          return !closed() && !(abandoned != nullptr && abandoned->load());
+        },
+        std::forward<CompletionToken>(token));
+  }
+
   // Wakes every waiter so it re-checks its condition (e.g. its RPC ended).
-  void WakeAll() { waiters_.WakeAll(); }
+  void WakeAll() {
+    waiters_.WakeAll();
+    end_waiters_.WakeAll();
+  }
 
  private:
   const Options options_;
@@ -80,6 +97,7 @@ class EventLog {
   std::atomic<std::uint64_t> last_seq_;
   std::atomic<bool> closed_{false};
   WaiterList waiters_;
+  WaiterList end_waiters_;  // AsyncWaitClosed
 };
 
 bool IsTerminal(v1::JobState state);

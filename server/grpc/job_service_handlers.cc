@@ -65,13 +65,6 @@ awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
   }
 }
 
-// A stream whose write failed: the client went away (cancelled, deadline).
-// gRPC may report that before the call's done notification arrives, so the
-// status says so itself instead of relying on `done` being set by now.
-grpc::Status ClientGone() {
-  return grpc::Status(grpc::StatusCode::CANCELLED, "call ended by the client");
-}
-
 }  // namespace
 
 JobServiceHandlers::JobServiceHandlers(core::JobManager& manager,
@@ -145,6 +138,24 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
     if (!co_await StreamEvents(call, job.value(), 0)) co_return ClientGone();
     co_return grpc::Status::OK;
   };
+  // Waits for the job's terminal event (which comes after its state and
+  // result are set), then answers as Get does; stops waiting when the call
+  // ends first (client gone, deadline, shutdown).
+  auto execute = [manager](WaitingUnaryCall<v1::RunRequest, v1::Job>& call,
+                           v1::Job& out) -> awaitable<grpc::Status> {
+    SubmitAnswer job = co_await AsyncSubmit(*manager, call.request.spec(),
+                                            call.tenant, use_awaitable);
+    if (!job.ok()) co_return StatusOf(job.error(), call.context);
+    std::shared_ptr<core::JobRecord> record = job.value();
+    call.SetWake([record] { record->events().WakeAll(); });
+    core::EventLog& log = record->events();
+    while (!log.closed()) {
+      if (call.done.load()) co_return ClientGone();
+      co_await log.AsyncWaitClosed(&call.done, use_awaitable);
+    }
+    out = record->ToProto(/*with_result=*/true);
+    co_return grpc::Status::OK;
+  };
   auto get_result = [manager, forwarder = forwarder_](
                         StreamCall<v1::GetResultRequest, v1::ResultChunk>& call)
       -> awaitable<grpc::Status> {
@@ -202,6 +213,11 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
                    ServeStream<v1::RunRequest, v1::JobEvent>(
                        gate_, RpcMetrics{metrics_, "Run"}, service,
                        &Service::RequestRun, cq, run),
+                   asio::detached);
+    asio::co_spawn(ex,
+                   ServeWaitingUnary<v1::RunRequest, v1::Job>(
+                       gate_, RpcMetrics{metrics_, "Execute"}, service,
+                       &Service::RequestExecute, cq, execute),
                    asio::detached);
     asio::co_spawn(ex,
                    ServeStream<v1::GetResultRequest, v1::ResultChunk>(

@@ -63,26 +63,17 @@ struct UnaryCall {
   grpc::ServerAsyncResponseWriter<Response> responder{&context};
 };
 
-// A server-streaming call. Shared by its coroutine and its done-notification
-// operation, which gRPC completes when the call ends for any reason (client
-// gone, deadline, shutdown); that wakes a watcher parked on an event log.
-template <typename Request, typename Message>
-struct StreamCall {
-  grpc::ServerContext context;
-  std::string tenant;  // the caller's, from its token (AcceptGate)
-  Request request;
-  grpc::ServerAsyncWriter<Message> writer{&context};
+// How a call that may wait long (a stream, an upload, Execute) learns that
+// it ended. gRPC completes the call's done-notification when it ends for any
+// reason (client gone, deadline, shutdown); that sets `done` and runs `wake`,
+// which wakes the call's coroutine if it is parked (e.g. on an event log).
+struct CallEnd {
   std::atomic<bool> done{false};
-  // Set by a handler that already finished the call (WriteAndFinish with its
-  // last message), so the listener does not; `finish_ok` is whether that
-  // step completed (false: the client was gone).
-  bool finished = false;
-  bool finish_ok = false;
   std::mutex mu;
   std::function<void()> wake;  // guarded by mu
 
-  // What wakes this call's coroutine when it is parked (e.g. on an event
-  // log) and the call ends; runs on the poller thread, so keep it cheap.
+  // What wakes this call's coroutine when it is parked and the call ends;
+  // runs on the poller thread, so keep it cheap.
   void SetWake(std::function<void()> fn) {
     std::lock_guard lock(mu);
     wake = std::move(fn);
@@ -94,17 +85,38 @@ struct StreamCall {
   }
 };
 
-// A client-streaming call (e.g. an upload): the handler reads messages until
-// the client is done, then answers once. `done` turns true when the call
-// ends for any reason, so a handler can tell a cancelled client from one that
-// finished sending.
+// A server-streaming call, shared by its coroutine and its done-notification.
+template <typename Request, typename Message>
+struct StreamCall : CallEnd {
+  grpc::ServerContext context;
+  std::string tenant;  // the caller's, from its token (AcceptGate)
+  Request request;
+  grpc::ServerAsyncWriter<Message> writer{&context};
+  // Set by a handler that already finished the call (WriteAndFinish with its
+  // last message), so the listener does not; `finish_ok` is whether that
+  // step completed (false: the client was gone).
+  bool finished = false;
+  bool finish_ok = false;
+};
+
+// A unary call whose answer may take long (Execute waits for the job's end):
+// like UnaryCall, plus CallEnd, so a caller that goes away frees it at once.
 template <typename Request, typename Response>
-struct ClientStreamCall {
+struct WaitingUnaryCall : CallEnd {
+  grpc::ServerContext context;
+  std::string tenant;  // the caller's, from its token (AcceptGate)
+  Request request;
+  grpc::ServerAsyncResponseWriter<Response> responder{&context};
+};
+
+// A client-streaming call (e.g. an upload): the handler reads messages until
+// the client is done, then answers once. `done` tells a cancelled client from
+// one that finished sending.
+template <typename Request, typename Response>
+struct ClientStreamCall : CallEnd {
   grpc::ServerContext context;
   std::string tenant;  // the caller's, from its token (AcceptGate)
   grpc::ServerAsyncReader<Response, Request> reader{&context};
-  std::atomic<bool> done{false};
-  void OnDone() { done.store(true); }
 };
 
 template <typename Call>
@@ -121,6 +133,27 @@ class DoneOperation final : public Operation {
   }
   std::shared_ptr<Call> call_;
 };
+
+// Asks gRPC to tell `call` when it ends; call before requesting the call.
+// Returns the notification so that a listener whose request is declined can
+// delete it (gRPC delivers it only for a call that started).
+template <typename Call>
+DoneOperation<Call>* NotifyWhenDone(const std::shared_ptr<Call>& call) {
+  auto* done = new DoneOperation<Call>(call);
+  auto notify = [raw = call.get()](void* tag) {
+    raw->context.AsyncNotifyWhenDone(tag);
+  };
+  done->Start(notify);
+  return done;
+}
+
+// The status of a call that ended before its answer (the client went away,
+// its deadline passed, or the server is shutting down). gRPC may report a
+// failed write before the done-notification arrives, so handlers say so
+// themselves instead of relying on `done` being set by then.
+inline grpc::Status ClientGone() {
+  return grpc::Status(grpc::StatusCode::CANCELLED, "call ended by the client");
+}
 
 inline grpc::Status StatusOf(const Error& error, grpc::ServerContext& context) {
   if (const int seconds = edge::RetryAfterSeconds(error.code); seconds > 0) {
@@ -188,6 +221,48 @@ boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, RpcMetrics stats,
   }
 }
 
+// Like ServeUnary for a method whose answer may wait long: `fn(call,
+// response)` is a coroutine returning the status, and the call is told when
+// it ends, so `fn` can stop waiting for a caller that went away (the answer
+// is then not sent).
+template <typename Request, typename Response, typename Service,
+          typename Method, typename Fn>
+boost::asio::awaitable<void> ServeWaitingUnary(AcceptGate& gate,
+                                               RpcMetrics stats,
+                                               Service* service, Method method,
+                                               grpc::ServerCompletionQueue* cq,
+                                               Fn fn) {
+  using Call = WaitingUnaryCall<Request, Response>;
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (;;) {
+    auto call = std::make_shared<Call>();
+    auto* done = NotifyWhenDone(call);
+    if (!co_await RequestCall(gate, service, method, &call->context,
+                              &call->request, &call->responder, cq,
+                              boost::asio::use_awaitable)) {
+      delete done;  // the call never started, so gRPC will not deliver it
+      co_return;
+    }
+    boost::asio::co_spawn(
+        ex,
+        [call, fn, stats, &gate]() -> boost::asio::awaitable<void> {
+          const auto start = std::chrono::steady_clock::now();
+          Response response;
+          grpc::Status status;
+          if (Admit(gate, *call, status)) {
+            status = co_await fn(*call, response);
+          }
+          if (call->done.load()) status = ClientGone();
+          stats.Record(status, start);
+          if (!call->done.load()) {
+            co_await FinishUnary(call->responder, response, status,
+                                 boost::asio::use_awaitable);
+          }
+        },
+        boost::asio::detached);
+  }
+}
+
 template <typename Request, typename Message, typename Service, typename Method,
           typename Fn>
 boost::asio::awaitable<void> ServeStream(AcceptGate& gate, RpcMetrics stats,
@@ -198,11 +273,7 @@ boost::asio::awaitable<void> ServeStream(AcceptGate& gate, RpcMetrics stats,
   auto ex = co_await boost::asio::this_coro::executor;
   for (;;) {
     auto call = std::make_shared<Call>();
-    auto* done = new DoneOperation<Call>(call);
-    auto notify = [raw = call.get()](void* tag) {
-      raw->context.AsyncNotifyWhenDone(tag);
-    };
-    done->Start(notify);
+    auto* done = NotifyWhenDone(call);
     if (!co_await RequestCall(gate, service, method, &call->context,
                               &call->request, &call->writer, cq,
                               boost::asio::use_awaitable)) {
@@ -218,12 +289,10 @@ boost::asio::awaitable<void> ServeStream(AcceptGate& gate, RpcMetrics stats,
           if (call->finished) {
             // Answered with its last message (done may be set by now).
             if (!call->finish_ok) {
-              status = grpc::Status(grpc::StatusCode::CANCELLED,
-                                    "call ended by the client");
+              status = ClientGone();
             }
           } else if (call->done.load()) {
-            status = grpc::Status(grpc::StatusCode::CANCELLED,
-                                  "call ended by the client");
+            status = ClientGone();
           } else {
             co_await FinishStream(call->writer, status,
                                   boost::asio::use_awaitable);
@@ -247,11 +316,7 @@ boost::asio::awaitable<void> ServeClientStream(AcceptGate& gate,
   auto ex = co_await boost::asio::this_coro::executor;
   for (;;) {
     auto call = std::make_shared<Call>();
-    auto* done = new DoneOperation<Call>(call);
-    auto notify = [raw = call.get()](void* tag) {
-      raw->context.AsyncNotifyWhenDone(tag);
-    };
-    done->Start(notify);
+    auto* done = NotifyWhenDone(call);
     // The start function is named, not a temporary of the co_await
     // expression: GCC 12 destroys those twice.
     Call* raw = call.get();
@@ -276,8 +341,7 @@ boost::asio::awaitable<void> ServeClientStream(AcceptGate& gate,
             status = co_await fn(*call, response);
           }
           if (call->done.load()) {
-            status = grpc::Status(grpc::StatusCode::CANCELLED,
-                                  "call ended by the client");
+            status = ClientGone();
           } else {
             co_await FinishReader(call->reader, response, status,
                                   boost::asio::use_awaitable);

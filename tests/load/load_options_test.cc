@@ -193,5 +193,13 @@ TEST(Burst, ValidateBoundsTheScenario) {
   EXPECT_NE(Validate(options).find("gRPC only"), std::string::npos);
 }
 
+TEST(LoadOptionsTest, ExecuteIsGrpcOnly) {
+  LoadOptions options;
+  options.mode = Mode::kExecute;
+  EXPECT_EQ(Validate(options), "");
+  options.protocol = Protocol::kRest;
+  EXPECT_EQ(Validate(options), "--mode=execute is gRPC only (the Execute RPC)");
+}
+
 }  // namespace
 }  // namespace impulse::load

@@ -60,6 +60,7 @@ check() {
 
 grpc=(--target="127.0.0.1:$port")
 check run "${grpc[@]}" --clients=4 --duration=1
+check execute "${grpc[@]}" --mode=execute --clients=4 --duration=1
 check submit_watch "${grpc[@]}" --mode=submit_watch --clients=4 --duration=1
 check submit "${grpc[@]}" --mode=submit --clients=2 --duration=0.5
 check watch "${grpc[@]}" --mode=watch --clients=50 --duration=1 \

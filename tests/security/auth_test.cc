@@ -169,6 +169,12 @@ TEST_F(AuthTest, EveryGrpcMethodRefusesAMissingOrUnknownToken) {
                 grpc::StatusCode::UNAUTHENTICATED);
     }
     {
+      v1::RunRequest run;
+      *run.mutable_spec() = Pi(1000);
+      EXPECT_EQ(stub_->Execute(As(token).get(), run, &job).error_code(),
+                grpc::StatusCode::UNAUTHENTICATED);
+    }
+    {
       auto context = As(token);
       v1::GetResultRequest request;
       auto reader = stub_->GetResult(context.get(), request);

@@ -138,5 +138,80 @@ TEST(EventLogTest, AnAbandonedWaiterIsWokenByWakeAll) {
   EXPECT_TRUE(resumed);
 }
 
+TEST(EventLogTest, AnEndWaiterSleepsThroughEventsUntilTheTerminalOne) {
+  EventLog log;
+  boost::asio::io_context io;
+  bool resumed = false;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await log.AsyncWaitClosed(nullptr, boost::asio::use_awaitable);
+        resumed = true;
+      },
+      boost::asio::detached);
+  io.poll();  // parks the coroutine
+  log.Append(State(v1::RUNNING));
+  io.poll();
+  EXPECT_FALSE(resumed);  // not woken by an event that does not end the job
+  std::thread producer([&] { log.Append(State(v1::SUCCEEDED)); });
+  producer.join();
+  io.run();
+  EXPECT_TRUE(resumed);
+  EXPECT_TRUE(log.closed());
+}
+
+TEST(EventLogTest, AnEndWaiterOnAClosedLogCompletesAtOnce) {
+  EventLog log;
+  log.Append(State(v1::FAILED));
+  boost::asio::io_context io;
+  bool resumed = false;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await log.AsyncWaitClosed(nullptr, boost::asio::use_awaitable);
+        resumed = true;
+      },
+      boost::asio::detached);
+  io.run();
+  EXPECT_TRUE(resumed);
+}
+
+TEST(EventLogTest, AnAbandonedEndWaiterIsWokenByWakeAll) {
+  EventLog log;
+  boost::asio::io_context io;
+  std::atomic<bool> abandoned{false};
+  bool resumed = false;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await log.AsyncWaitClosed(&abandoned, boost::asio::use_awaitable);
+        resumed = true;
+      },
+      boost::asio::detached);
+  io.poll();
+  EXPECT_FALSE(resumed);
+  abandoned = true;
+  log.WakeAll();
+  io.run();
+  EXPECT_TRUE(resumed);
+  EXPECT_FALSE(log.closed());
+}
+
+TEST(EventLogTest, AnEndWaiterAlreadyAbandonedDoesNotPark) {
+  EventLog log;
+  boost::asio::io_context io;
+  const std::atomic<bool> abandoned{true};
+  bool resumed = false;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await log.AsyncWaitClosed(&abandoned, boost::asio::use_awaitable);
+        resumed = true;
+      },
+      boost::asio::detached);
+  io.run();
+  EXPECT_TRUE(resumed);
+}
+
 }  // namespace
 }  // namespace impulse::core
