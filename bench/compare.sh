@@ -224,11 +224,13 @@ service wordcount $grpc --clients=1 --jobs=3 --duration=300 \
 
 # ------------------------------------------------------------------ Dask
 # Each Dask level is followed by the same level of tiny jobs through Impulse
-# (--also), so the two see the same machine conditions.
+# (--also), so the two see the same machine conditions: over the Run RPC
+# (every event streamed) and over Execute (one answer with the finished job
+# and its result, the counterpart of Dask's submit().result()).
 log "dask and impulse: tiny tasks at $levels clients (Dask: LocalCluster, 2 workers)"
 $PY bench/compare/dask_tiny.py --concurrency "$(echo $levels | tr ' ' ',')" \
   --seconds "$secs" --warmup "$warm" \
-  --also "'$load' --json $grpc --clients={clients} --duration=$duration --warmup=$warm >'$raw/service_tiny_grpc_c{clients}.json'" \
+  --also "'$load' --json $grpc --clients={clients} --duration=$duration --warmup=$warm >'$raw/service_tiny_grpc_c{clients}.json'; '$load' --json $grpc --mode=execute --clients={clients} --duration=$duration --warmup=$warm >'$raw/service_tiny_exec_c{clients}.json'" \
   >"$raw/dask_tiny.json" 2>"$work/dask.log" || {
   cat "$work/dask.log" >&2
   exit 1
