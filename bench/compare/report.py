@@ -220,7 +220,10 @@ def main():
         "is bench/analytics's rate on its own 160 MiB generated text applied to "
         "this text's size; the service counts this very text, uploaded as a "
         "dataset. The tiny-job row compares against one Dask task "
-        "(client.submit + result, a NumPy pi of 1,000 samples).\n")
+        "(client.submit + result, a NumPy pi of 1,000 samples)" +
+        (", and its service figure is the Execute RPC (one answer with the "
+         "finished job and its result)" if "tiny_exec_c1" in svc else "") +
+        ".\n")
 
     # Tiny jobs against Dask.
     lines.append("## Many tiny jobs: Impulse against Dask\n")
