@@ -11,6 +11,7 @@
 
 #include "impulse/v1/jobs.grpc.pb.h"
 #include "server/impulse_server.h"
+#include "tests/common/test_threads.h"
 
 namespace impulse::testing {
 
@@ -22,12 +23,7 @@ class ServerTest : public ::testing::Test {
   static ServerOptions DefaultOptions() {
     ServerOptions options;
     options.grpc_listen = "127.0.0.1:0";
-    options.manager.scheduler.cpu_threads = 2;
-#if defined(__SANITIZE_THREAD__)
-    // Kernels' parallel loops on one thread: oneTBB's work stealing is
-    // invisible to TSan (tools/sanitizers/tsan.supp).
-    options.manager.scheduler.cpu_threads = 1;
-#endif
+    options.manager.scheduler.cpu_threads = kTestCpuThreads;
     return options;
   }
 

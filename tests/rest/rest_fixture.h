@@ -12,6 +12,7 @@
 
 #include "impulse/v1/jobs.pb.h"
 #include "server/impulse_server.h"
+#include "tests/common/test_threads.h"
 #include "tests/rest/http_client.h"
 
 namespace impulse::testing {
@@ -39,12 +40,7 @@ class RestTest : public ::testing::Test {
     options.grpc_listen = "127.0.0.1:0";
     options.http_listen = "127.0.0.1:0";
     options.use_gpu = false;  // so device GPU is refused (412) everywhere
-    options.manager.scheduler.cpu_threads = 2;
-#if defined(__SANITIZE_THREAD__)
-    // Kernels' parallel loops on one thread: oneTBB's work stealing is
-    // invisible to TSan (tools/sanitizers/tsan.supp).
-    options.manager.scheduler.cpu_threads = 1;
-#endif
+    options.manager.scheduler.cpu_threads = kTestCpuThreads;
     return options;
   }
 

@@ -13,6 +13,7 @@
 
 #include "server/edge/token_auth.h"
 #include "server/impulse_server.h"
+#include "tests/common/test_threads.h"
 #include "tests/rest/http_client.h"
 
 namespace impulse::testing {
@@ -41,7 +42,7 @@ class AuthTest : public ::testing::Test {
     options.grpc_listen = "127.0.0.1:0";
     options.http_listen = "127.0.0.1:0";
     options.use_gpu = false;
-    options.manager.scheduler.cpu_threads = 2;
+    options.manager.scheduler.cpu_threads = kTestCpuThreads;
     options.manager.storage_dir = dir_;
     auto auth = edge::TokenAuth::FromPairs(
         {{"alice", kAlice}, {"alice", kAlice2}, {"bob", kBob}});

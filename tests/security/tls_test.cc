@@ -16,6 +16,7 @@
 
 #include "impulse/v1/jobs.grpc.pb.h"
 #include "server/impulse_server.h"
+#include "tests/common/test_threads.h"
 #include "tests/rest/http_client.h"
 #include "tests/security/https_client.h"
 
@@ -99,7 +100,7 @@ ServerOptions Options(bool mtls) {
   options.grpc_listen = "127.0.0.1:0";
   options.http_listen = "127.0.0.1:0";
   options.use_gpu = false;
-  options.manager.scheduler.cpu_threads = 2;
+  options.manager.scheduler.cpu_threads = kTestCpuThreads;
   options.manager.storage_dir = g_certs + "/storage";  // datasets
   options.tls.cert_file = Cert("server.pem");
   options.tls.key_file = Cert("server.key");
