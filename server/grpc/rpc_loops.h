@@ -221,6 +221,30 @@ boost::asio::awaitable<void> ServeUnary(AcceptGate& gate, RpcMetrics stats,
   }
 }
 
+// The listener loop of a method whose calls are told when they end: arranges
+// the next call's done-notification, asks gRPC for the call (`kAnswerer`:
+// the call's responder or writer), and spawns `serve(call)` for it. `serve`
+// is copied into the spawned coroutine, which may outlive this loop.
+template <typename Call, auto kAnswerer, typename Service, typename Method,
+          typename Serve>
+boost::asio::awaitable<void> ListenNotifyingDone(
+    AcceptGate& gate, Service* service, Method method,
+    grpc::ServerCompletionQueue* cq, Serve serve) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (;;) {
+    auto call = std::make_shared<Call>();
+    auto* done = NotifyWhenDone(call);
+    if (!co_await RequestCall(gate, service, method, &call->context,
+                              &call->request, &((*call).*kAnswerer), cq,
+                              boost::asio::use_awaitable)) {
+      delete done;  // the call never started, so gRPC will not deliver it
+      co_return;
+    }
+    boost::asio::co_spawn(
+        ex, [call, serve]() { return serve(call); }, boost::asio::detached);
+  }
+}
+
 // Like ServeUnary for a method whose answer may wait long: `fn(call,
 // response)` is a coroutine returning the status, and the call is told when
 // it ends, so `fn` can stop waiting for a caller that went away (the answer
@@ -233,34 +257,23 @@ boost::asio::awaitable<void> ServeWaitingUnary(AcceptGate& gate,
                                                grpc::ServerCompletionQueue* cq,
                                                Fn fn) {
   using Call = WaitingUnaryCall<Request, Response>;
-  auto ex = co_await boost::asio::this_coro::executor;
-  for (;;) {
-    auto call = std::make_shared<Call>();
-    auto* done = NotifyWhenDone(call);
-    if (!co_await RequestCall(gate, service, method, &call->context,
-                              &call->request, &call->responder, cq,
-                              boost::asio::use_awaitable)) {
-      delete done;  // the call never started, so gRPC will not deliver it
-      co_return;
-    }
-    boost::asio::co_spawn(
-        ex,
-        [call, fn, stats, &gate]() -> boost::asio::awaitable<void> {
-          const auto start = std::chrono::steady_clock::now();
-          Response response;
-          grpc::Status status;
-          if (Admit(gate, *call, status)) {
-            status = co_await fn(*call, response);
-          }
-          if (call->done.load()) status = ClientGone();
-          stats.Record(status, start);
-          if (!call->done.load()) {
-            co_await FinishUnary(call->responder, response, status,
-                                 boost::asio::use_awaitable);
-          }
-        },
-        boost::asio::detached);
-  }
+  return ListenNotifyingDone<Call, &Call::responder>(
+      gate, service, method, cq,
+      [fn, stats,
+       &gate](std::shared_ptr<Call> call) -> boost::asio::awaitable<void> {
+        const auto start = std::chrono::steady_clock::now();
+        Response response;
+        grpc::Status status;
+        if (Admit(gate, *call, status)) {
+          status = co_await fn(*call, response);
+        }
+        if (call->done.load()) status = ClientGone();
+        stats.Record(status, start);
+        if (!call->done.load()) {
+          co_await FinishUnary(call->responder, response, status,
+                               boost::asio::use_awaitable);
+        }
+      });
 }
 
 template <typename Request, typename Message, typename Service, typename Method,
@@ -270,37 +283,24 @@ boost::asio::awaitable<void> ServeStream(AcceptGate& gate, RpcMetrics stats,
                                          grpc::ServerCompletionQueue* cq,
                                          Fn fn) {
   using Call = StreamCall<Request, Message>;
-  auto ex = co_await boost::asio::this_coro::executor;
-  for (;;) {
-    auto call = std::make_shared<Call>();
-    auto* done = NotifyWhenDone(call);
-    if (!co_await RequestCall(gate, service, method, &call->context,
-                              &call->request, &call->writer, cq,
-                              boost::asio::use_awaitable)) {
-      delete done;  // the call never started, so gRPC will not deliver it
-      co_return;
-    }
-    boost::asio::co_spawn(
-        ex,
-        [call, fn, stats, &gate]() -> boost::asio::awaitable<void> {
-          const auto start = std::chrono::steady_clock::now();
-          grpc::Status status;
-          if (Admit(gate, *call, status)) status = co_await fn(*call);
-          if (call->finished) {
-            // Answered with its last message (done may be set by now).
-            if (!call->finish_ok) {
-              status = ClientGone();
-            }
-          } else if (call->done.load()) {
-            status = ClientGone();
-          } else {
-            co_await FinishStream(call->writer, status,
-                                  boost::asio::use_awaitable);
-          }
-          stats.Record(status, start);
-        },
-        boost::asio::detached);
-  }
+  return ListenNotifyingDone<Call, &Call::writer>(
+      gate, service, method, cq,
+      [fn, stats,
+       &gate](std::shared_ptr<Call> call) -> boost::asio::awaitable<void> {
+        const auto start = std::chrono::steady_clock::now();
+        grpc::Status status;
+        if (Admit(gate, *call, status)) status = co_await fn(*call);
+        if (call->finished) {
+          // Answered with its last message (done may be set by now).
+          if (!call->finish_ok) status = ClientGone();
+        } else if (call->done.load()) {
+          status = ClientGone();
+        } else {
+          co_await FinishStream(call->writer, status,
+                                boost::asio::use_awaitable);
+        }
+        stats.Record(status, start);
+      });
 }
 
 // Like ServeUnary for a client-streaming method: `fn(call, response)` is a
