@@ -31,8 +31,9 @@ namespace impulse::grpc_bridge {
 // before the tag completes, orders everything the starting thread did (the
 // message serialised, the call's fields set) before the completing thread:
 // gRPC orders the two with synchronisation in uninstrumented libraries that
-// TSan cannot see (tools/sanitizers/tsan.supp). The locks are static (made
-// before any thread, so TSan sees them published) and striped by address, so
+// TSan cannot see (tools/sanitizers/tsan.supp). The locks are static (TSan
+// sees their one-time construction ordered by the static-init guard, which a
+// lock inside each operation would lack) and striped by address, so
 // unrelated hand-offs rarely share one. Not built otherwise.
 class Operation {
  public:
