@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <memory>
 #include <thread>
 
 namespace impulse::core {
@@ -23,6 +25,21 @@ v1::JobEvent State(v1::JobState state) {
   event.set_type(v1::STATE_CHANGED);
   event.set_state(state);
   return event;
+}
+
+// Spawns a coroutine on `io` that awaits `wait()` and then sets the returned
+// flag, so a test can tell whether the wait has completed.
+template <typename Wait>
+std::shared_ptr<bool> SpawnWaiter(boost::asio::io_context& io, Wait wait) {
+  auto resumed = std::make_shared<bool>(false);
+  boost::asio::co_spawn(
+      io,
+      [wait, resumed]() -> boost::asio::awaitable<void> {
+        co_await wait();
+        *resumed = true;
+      },
+      boost::asio::detached);
+  return resumed;
 }
 
 TEST(EventLogTest, SequenceNumbersStrictlyIncreaseFromTheFirst) {
@@ -122,41 +139,31 @@ TEST(EventLogTest, AnAbandonedWaiterIsWokenByWakeAll) {
   EventLog log;
   boost::asio::io_context io;
   std::atomic<bool> abandoned{false};
-  bool resumed = false;
-  boost::asio::co_spawn(
-      io,
-      [&]() -> boost::asio::awaitable<void> {
-        co_await log.AsyncWaitAfter(0, &abandoned, boost::asio::use_awaitable);
-        resumed = true;
-      },
-      boost::asio::detached);
+  std::shared_ptr<bool> resumed = SpawnWaiter(io, [&] {
+    return log.AsyncWaitAfter(0, &abandoned, boost::asio::use_awaitable);
+  });
   io.poll();
-  EXPECT_FALSE(resumed);
+  EXPECT_FALSE(*resumed);
   abandoned = true;
   log.WakeAll();
   io.run();
-  EXPECT_TRUE(resumed);
+  EXPECT_TRUE(*resumed);
 }
 
 TEST(EventLogTest, AnEndWaiterSleepsThroughEventsUntilTheTerminalOne) {
   EventLog log;
   boost::asio::io_context io;
-  bool resumed = false;
-  boost::asio::co_spawn(
-      io,
-      [&]() -> boost::asio::awaitable<void> {
-        co_await log.AsyncWaitClosed(nullptr, boost::asio::use_awaitable);
-        resumed = true;
-      },
-      boost::asio::detached);
+  std::shared_ptr<bool> resumed = SpawnWaiter(io, [&] {
+    return log.AsyncWaitClosed(nullptr, boost::asio::use_awaitable);
+  });
   io.poll();  // parks the coroutine
   log.Append(State(v1::RUNNING));
   io.poll();
-  EXPECT_FALSE(resumed);  // not woken by an event that does not end the job
+  EXPECT_FALSE(*resumed);  // not woken by an event that does not end the job
   std::thread producer([&] { log.Append(State(v1::SUCCEEDED)); });
   producer.join();
   io.run();
-  EXPECT_TRUE(resumed);
+  EXPECT_TRUE(*resumed);
   EXPECT_TRUE(log.closed());
 }
 
@@ -164,36 +171,26 @@ TEST(EventLogTest, AnEndWaiterOnAClosedLogCompletesAtOnce) {
   EventLog log;
   log.Append(State(v1::FAILED));
   boost::asio::io_context io;
-  bool resumed = false;
-  boost::asio::co_spawn(
-      io,
-      [&]() -> boost::asio::awaitable<void> {
-        co_await log.AsyncWaitClosed(nullptr, boost::asio::use_awaitable);
-        resumed = true;
-      },
-      boost::asio::detached);
+  std::shared_ptr<bool> resumed = SpawnWaiter(io, [&] {
+    return log.AsyncWaitClosed(nullptr, boost::asio::use_awaitable);
+  });
   io.run();
-  EXPECT_TRUE(resumed);
+  EXPECT_TRUE(*resumed);
 }
 
 TEST(EventLogTest, AnAbandonedEndWaiterIsWokenByWakeAll) {
   EventLog log;
   boost::asio::io_context io;
   std::atomic<bool> abandoned{false};
-  bool resumed = false;
-  boost::asio::co_spawn(
-      io,
-      [&]() -> boost::asio::awaitable<void> {
-        co_await log.AsyncWaitClosed(&abandoned, boost::asio::use_awaitable);
-        resumed = true;
-      },
-      boost::asio::detached);
+  std::shared_ptr<bool> resumed = SpawnWaiter(io, [&] {
+    return log.AsyncWaitClosed(&abandoned, boost::asio::use_awaitable);
+  });
   io.poll();
-  EXPECT_FALSE(resumed);
+  EXPECT_FALSE(*resumed);
   abandoned = true;
   log.WakeAll();
   io.run();
-  EXPECT_TRUE(resumed);
+  EXPECT_TRUE(*resumed);
   EXPECT_FALSE(log.closed());
 }
 
@@ -201,16 +198,11 @@ TEST(EventLogTest, AnEndWaiterAlreadyAbandonedDoesNotPark) {
   EventLog log;
   boost::asio::io_context io;
   const std::atomic<bool> abandoned{true};
-  bool resumed = false;
-  boost::asio::co_spawn(
-      io,
-      [&]() -> boost::asio::awaitable<void> {
-        co_await log.AsyncWaitClosed(&abandoned, boost::asio::use_awaitable);
-        resumed = true;
-      },
-      boost::asio::detached);
+  std::shared_ptr<bool> resumed = SpawnWaiter(io, [&] {
+    return log.AsyncWaitClosed(&abandoned, boost::asio::use_awaitable);
+  });
   io.run();
-  EXPECT_TRUE(resumed);
+  EXPECT_TRUE(*resumed);
 }
 
 }  // namespace
