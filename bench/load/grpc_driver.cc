@@ -140,12 +140,8 @@ class Client {
     const Clock::time_point now = Clock::now();
     if (!status_.ok()) {
       RecordCallError();
-    } else if (job_.state() == v1::SUCCEEDED) {
-      Record().Ok(start_ - shared_.start, now - shared_.start,
-                  now - shared_.start);
     } else {
-      Record().Error("JOB_" + v1::JobState_Name(job_.state()),
-                     start_ - shared_.start);
+      RecordJobEnd(job_.state(), now, now);
     }
     NextJob();
   }
@@ -189,12 +185,8 @@ class Client {
     Recorder& recorder = Record();
     recorder.Events(events_);
     events_ = 0;
-    if (final_state_ == v1::SUCCEEDED) {
-      recorder.Ok(start_ - shared_.start, submitted_at_ - shared_.start,
-                  ended_at_ - shared_.start);
-    } else if (final_state_ != v1::JOB_STATE_UNSPECIFIED) {
-      recorder.Error("JOB_" + v1::JobState_Name(final_state_),
-                     start_ - shared_.start);
+    if (final_state_ != v1::JOB_STATE_UNSPECIFIED) {
+      RecordJobEnd(final_state_, submitted_at_, ended_at_);
     } else if (!status_.ok()) {
       RecordCallError();
     } else {
@@ -205,6 +197,18 @@ class Client {
       WatcherDone();
     } else {
       NextJob();
+    }
+  }
+
+  // A job that ended: counted when it SUCCEEDED, else an error named after
+  // its state.
+  void RecordJobEnd(v1::JobState state, Clock::time_point submitted,
+                    Clock::time_point ended) {
+    if (state == v1::SUCCEEDED) {
+      Record().Ok(start_ - shared_.start, submitted - shared_.start,
+                  ended - shared_.start);
+    } else {
+      Record().Error("JOB_" + v1::JobState_Name(state), start_ - shared_.start);
     }
   }
 

@@ -267,9 +267,11 @@ boost::asio::awaitable<void> ServeWaitingUnary(AcceptGate& gate,
         if (Admit(gate, *call, status)) {
           status = co_await fn(*call, response);
         }
-        if (call->done.load()) status = ClientGone();
+        // Read once, so the call is counted as it is then answered or not.
+        const bool gone = call->done.load();
+        if (gone) status = ClientGone();
         stats.Record(status, start);
-        if (!call->done.load()) {
+        if (!gone) {
           co_await FinishUnary(call->responder, response, status,
                                boost::asio::use_awaitable);
         }
