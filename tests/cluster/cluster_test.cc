@@ -143,6 +143,17 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
+// The last `lines` lines of `text`.
+std::string LastLines(const std::string& text, int lines) {
+  std::size_t at = text.size();
+  while (at > 0 && lines >= 0) {
+    at = text.rfind('\n', at - 1);
+    if (at == std::string::npos) return text;
+    --lines;
+  }
+  return text.substr(at + 1);
+}
+
 // What `command` printed on stdout.
 std::string Output(const std::string& command) {
   std::string out;
@@ -282,9 +293,10 @@ class ClusterTest : public ::testing::Test {
     // The channel is made once haproxy listens, so it does not start in
     // gRPC's reconnect backoff.
     ASSERT_TRUE(WaitUntil([&] { return Listening(lb_grpc_port_); }, 10s))
-        << "haproxy did not listen; its log is " << dir_ << "/haproxy.log";
+        << "haproxy did not listen" << LogTails();
     lb_ = StubFor("127.0.0.1:" + std::to_string(lb_grpc_port_));
-    // Up when a gRPC call goes through it to a replica and back.
+    // Up when a gRPC call goes through it to a replica and back. Patient:
+    // one CI run (ASan, 2 cores) saw 10 s of haproxy error pages here.
     ASSERT_TRUE(WaitUntil(
         [&] {
           grpc::ClientContext context;
@@ -295,9 +307,8 @@ class ClusterTest : public ::testing::Test {
           return lb_->Get(&context, request, &job).error_code() ==
                  grpc::StatusCode::NOT_FOUND;
         },
-        10s))
-        << "haproxy did not balance gRPC; its log is " << dir_
-        << "/haproxy.log";
+        30s))
+        << "haproxy did not balance gRPC" << LogTails();
   }
 
   // Submits through the balancer, retrying while it answers UNAVAILABLE.
@@ -336,6 +347,18 @@ class ClusterTest : public ::testing::Test {
     return std::nullopt;
   }
 
+  // The ends of the balancer's and the replicas' logs, for a failure
+  // message: they live in a temporary directory that CI does not keep.
+  std::string LogTails() const {
+    std::string out = "\n--- haproxy log (last lines) ---\n" +
+                      LastLines(ReadFile(dir_ + "/haproxy.log"), 40);
+    for (std::size_t r = 0; r < replicas_.size(); ++r) {
+      out += "\n--- replica " + std::to_string(r + 1) +
+             " log (last lines) ---\n" + LastLines(replicas_[r]->Log(), 15);
+    }
+    return out;
+  }
+
   std::string AllLogs() const {
     std::string all;
     for (const auto& replica : replicas_) all += replica->Log();
@@ -369,8 +392,7 @@ TEST_F(ClusterTest, TlsFrontEndsForGrpcAndRest) {
     v1::SubmitRequest request;
     *request.mutable_spec() = spec;
     const grpc::Status status = secure->Submit(&context, request, &job);
-    ASSERT_TRUE(status.ok())
-        << status.error_message() << "; haproxy log " << dir_ << "/haproxy.log";
+    ASSERT_TRUE(status.ok()) << status.error_message() << LogTails();
   }
   const auto deadline = Clock::now() + 20s;
   WatchLog log = WatchToEnd(*secure, job.id(), deadline, nullptr);
