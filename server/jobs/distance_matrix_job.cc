@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "compute/analytics/distance_matrix.h"
+#include "compute/gpu/gpu.h"
 #include "server/jobs/analytics_progress.h"
 #include "server/jobs/dataset_formats.h"
 
@@ -118,7 +119,37 @@ Result<v1::JobResult> DistanceMatrixJob::Run(const v1::JobSpec& spec,
   out->set_n(n);
   out->set_dims(static_cast<std::uint32_t>(p.dims));
   auto progress = ProgressReporter(context, "rows");
+  if (device == v1::GPU && p.dims != 2) {
+    return Error{ErrorCode::kFailedPrecondition,
+                 "the GPU distance matrix takes 2-D points; dataset '" +
+                     dataset.value()->info.name() + "' has " +
+                     std::to_string(p.dims) + " dims (use AUTO or CPU)",
+                 "spec.device"};
+  }
+  // Every row block to `on_block`, on the device the job was placed on.
+  auto stream_rows =
+      [&](const analytics::DistanceBlockCallback& on_block) -> Status {
+    if (device == v1::GPU) {
+      return gpu::StreamDistanceMatrix(p.values, p.dims, /*block_rows=*/0,
+                                       context.control(), on_block, progress);
+    }
+    return analytics::StreamDistanceMatrix(p.values, p.dims, /*block_rows=*/0,
+                                           context.control(), on_block,
+                                           progress);
+  };
 
+  if (n * n * sizeof(double) <= kInlineBytes && device == v1::GPU) {
+    Status streamed = stream_rows(
+        [out](std::size_t, std::size_t, std::span<const double> rows) {
+          out->mutable_values()->Add(rows.begin(), rows.end());
+          return Status{};
+        });
+    if (!streamed.ok()) {
+      return DataError(streamed.error(), kField, dataset.value()->info.name());
+    }
+    out->set_rows(n);
+    return result;
+  }
   if (n * n * sizeof(double) <= kInlineBytes) {
     Result<analytics::DistanceMatrix> matrix = analytics::ComputeDistanceMatrix(
         p.values, p.dims, context.control(), progress);
@@ -145,12 +176,10 @@ Result<v1::JobResult> DistanceMatrixJob::Run(const v1::JobSpec& spec,
   const std::string final_path = (std::filesystem::path(dir) / key).string();
   RowFile file(final_path + ".part");
   if (Status status = file.Create(); !status.ok()) return status.error();
-  Status streamed = analytics::StreamDistanceMatrix(
-      p.values, p.dims, /*block_rows=*/0, context.control(),
+  Status streamed = stream_rows(
       [&file](std::size_t, std::size_t, std::span<const double> rows) {
         return file.Append(rows);
-      },
-      progress);
+      });
   if (!streamed.ok()) {
     return DataError(streamed.error(), kField, dataset.value()->info.name());
   }
