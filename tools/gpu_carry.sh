@@ -11,6 +11,9 @@
 #                             so those (and the libstdc++/libgcc_s they need)
 #                             are copied into gpu_carry/lib
 #   gpu_carry/run.sh          sets LD_LIBRARY_PATH, runs both, logs to $OUT
+# With GPU_CARRY_SERVICE=1 it also bundles impulsed and the impulse CLI
+# (stripped, their shared libraries copied too) and tools/gpu_service_smoke.sh,
+# which run.sh then runs: jobs placed on the GPU through the real service.
 #
 # Then, with the device tool: carry ["gpu_carry"], command
 #   gpu_carry/run.sh
@@ -25,6 +28,8 @@ cd "$ROOT"
 OUTPUT_BASE="${GPU_CARRY_OUTPUT_BASE:-/root/.cache/bazel-ob-gpu}"
 BAZEL=(bazel "--output_base=$OUTPUT_BASE")
 TARGETS=(//tests/gpu:gpu_tests_static //bench/gpu:gpu_bench)
+SERVICE="${GPU_CARRY_SERVICE:-0}"
+[[ "$SERVICE" == 1 ]] && TARGETS+=(//server:impulsed //client:impulse)
 
 # --symlink_prefix=/: leave the workspace's bazel-* links to whoever owns them.
 "${BAZEL[@]}" build --symlink_prefix=/ "${TARGETS[@]}"
@@ -35,6 +40,12 @@ rm -rf "$CARRY"
 mkdir -p "$CARRY/bin" "$CARRY/lib"
 install -m 755 "$BIN/tests/gpu/gpu_tests_static" "$CARRY/bin/gpu_tests"
 install -m 755 "$BIN/bench/gpu/gpu_bench" "$CARRY/bin/gpu_bench"
+if [[ "$SERVICE" == 1 ]]; then
+  # Stripped: the tree that travels is limited to 64 MiB.
+  install -s -m 755 "$BIN/server/impulsed" "$CARRY/bin/impulsed"
+  install -s -m 755 "$BIN/client/impulse" "$CARRY/bin/impulse"
+  install -m 755 tools/gpu_service_smoke.sh "$CARRY/gpu_service_smoke.sh"
+fi
 
 # Libraries every Linux machine has (glibc and the loader); all else is copied.
 is_system_lib() {
@@ -44,6 +55,13 @@ is_system_lib() {
       return 0 ;;
   esac
   return 1
+}
+
+# "NAME PATH" for each library `ldd` lists for $1 (PATH empty when ldd has
+# none); a library with no dependencies of its own lists nothing.
+ldd_deps() {
+  ldd "$1" | awk '/statically linked/ {next} /=>/ {print $1, $3; next}
+    {print $1, ""}'
 }
 
 copy_deps() {
@@ -58,13 +76,15 @@ copy_deps() {
       cp -L "$path" "$CARRY/lib/$name"
       chmod 644 "$CARRY/lib/$name"
     fi
-  done < <(ldd "$file" | awk '/=>/ {print $1, $3} !/=>/ {print $1, ""}')
+  done < <(ldd_deps "$file")
 }
 
 for binary in "$CARRY"/bin/*; do copy_deps "$binary"; done
 # oneTBB loads its scalable allocator with dlopen when present (ldd cannot
 # see that); carry it so the CPU baselines run as they do here.
-TBBMALLOC="$(ldconfig -p | awk '/libtbbmalloc\.so\.2 / {print $NF; exit}')"
+# awk reads to the end: an early exit would kill ldconfig with SIGPIPE, which
+# pipefail turns into a failure of the whole script.
+TBBMALLOC="$(ldconfig -p | awk '/libtbbmalloc\.so\.2 / && !found {print $NF; found = 1}')"
 if [[ -n "$TBBMALLOC" && -e "$CARRY/lib/libtbb.so.12" ]]; then
   cp -L "$TBBMALLOC" "$CARRY/lib/libtbbmalloc.so.2"
   chmod 644 "$CARRY/lib/libtbbmalloc.so.2"
@@ -82,8 +102,7 @@ for file in "$CARRY"/bin/* "$CARRY"/lib/*; do
         echo "gpu_carry: $(basename "$file") resolves $name to '$path'" >&2
         status=1 ;;
     esac
-  done < <(LD_LIBRARY_PATH="$CARRY/lib" ldd "$file" |
-    awk '/=>/ {print $1, $3} !/=>/ {print $1, ""}')
+  done < <(LD_LIBRARY_PATH="$CARRY/lib" ldd_deps "$file")
 done
 [[ $status -eq 0 ]] || exit 1
 
@@ -107,8 +126,14 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   bench_rc=$?
   tail -n 40 "$OUT/gpu_bench.log"
 fi
-echo "gpu_tests exit $tests_rc, gpu_bench exit $bench_rc" | tee "$OUT/summary.txt"
-[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]
+service_rc=0
+if [ -x "$HERE/gpu_service_smoke.sh" ]; then
+  "$HERE/gpu_service_smoke.sh" "$HERE/bin" "$OUT"
+  service_rc=$?
+fi
+echo "gpu_tests exit $tests_rc, gpu_bench exit $bench_rc," \
+  "service exit $service_rc" | tee "$OUT/summary.txt"
+[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$service_rc" -eq 0 ]
 RUN
 chmod 755 "$CARRY/run.sh"
 
@@ -118,8 +143,7 @@ for file in "$CARRY"/bin/*; do
   echo "gpu_carry: ldd $(basename "$file") (LD_LIBRARY_PATH=gpu_carry/lib)"
   LD_LIBRARY_PATH="$CARRY/lib" ldd "$file" | sed 's/^/  /'
 done
-for file in "$CARRY"/bin/* "$CARRY"/lib/*; do
-  echo "gpu_carry: $(basename "$file") needs glibc >= $(objdump -T "$file" |
-    grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1 | sed 's/GLIBC_//')"
-done
+GLIBC="$(for file in "$CARRY"/bin/* "$CARRY"/lib/*; do objdump -T "$file"; done |
+  grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)"
+echo "gpu_carry: the GPU machine needs glibc >= $GLIBC"
 echo "gpu_carry: ready; run on the GPU machine with: gpu_carry/run.sh"
