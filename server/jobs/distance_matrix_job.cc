@@ -119,6 +119,7 @@ Result<v1::JobResult> DistanceMatrixJob::Run(const v1::JobSpec& spec,
   out->set_n(n);
   out->set_dims(static_cast<std::uint32_t>(p.dims));
   auto progress = ProgressReporter(context, "rows");
+
   if (device == v1::GPU && p.dims != 2) {
     return Error{ErrorCode::kFailedPrecondition,
                  "the GPU distance matrix takes 2-D points; dataset '" +
