@@ -44,8 +44,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kJobs = 300;
 constexpr int kReplicas = 3;
-// Every kLongEvery-th job is long enough (a few hundred ms) to be running
-// when the kill lands; the others take milliseconds.
+// Every kLongEvery-th job is long enough (several hundred ms on 2 cores) to be
+// running when the kill lands: with a third of that, one CI run saw it end
+// between the test's look at the log and the kill, leaving nothing to re-run.
+// The others take milliseconds.
 constexpr int kLongEvery = 30;
 
 bool IsLong(int i) { return i % kLongEvery == kLongEvery / 2; }
@@ -56,7 +58,8 @@ v1::JobSpec MixedSpec(int i) {
   // Resubmitting after an UNAVAILABLE never makes a second job.
   spec.set_idempotency_key("cluster-test-" + std::to_string(i));
   if (IsLong(i)) {
-    spec.mutable_particles()->set_random_particles(20'000);
+    // 60,000 particles: their positions (960 KB) still ride inline in Get.
+    spec.mutable_particles()->set_random_particles(60'000);
     spec.mutable_particles()->set_seed(i);
     spec.mutable_particles()->set_t_end(0.1);  // 10,000 steps
   } else if (i % 3 == 0) {
@@ -631,6 +634,7 @@ TEST_F(ClusterTest, JobsSurviveAKilledReplicaAndRedisComesBack) {
   // stored once Redis is back, still exactly once.
   v1::JobSpec through_spec = MixedSpec(kLongEvery / 2);
   through_spec.set_idempotency_key("cluster-test-through-outage");
+  through_spec.mutable_particles()->set_random_particles(20'000);
   through_spec.mutable_particles()->set_t_end(1.0);
   v1::Job through;
   ASSERT_TRUE(Submit(through_spec, &through).ok());
