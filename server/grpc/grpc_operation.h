@@ -9,9 +9,14 @@
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/allocator.hpp>
+#include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/require.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -77,49 +82,179 @@ class Operation {
   CompleteFn complete_;
 };
 
+// Room for one gRPC step of a call and for the post of its completion, reused
+// by every step of a call that has at most one such step in flight (a
+// stream's writes), so such a step allocates nothing of ours. A step that does
+// not fit, or whose handler's executor is not an io_context's, uses the heap.
+class StepStorage {
+ public:
+  static constexpr std::size_t kBytes = 192;
+
+ private:
+  template <typename>
+  friend class HandlerOperation;
+  alignas(std::max_align_t) unsigned char operation_[kBytes];
+  alignas(std::max_align_t) unsigned char completion_[kBytes];
+};
+
+// Gives the one allocation of a completion's post the room of a StepStorage
+// (the heap for anything that does not fit). Freeing the room only compares
+// addresses: when Asio destroys a completion it never ran (io_context torn
+// down), the room may already be gone with its call.
+template <typename T>
+class StepAllocator {
+ public:
+  using value_type = T;
+  explicit StepAllocator(void* room) noexcept : room_(room) {}
+  template <typename U>
+  StepAllocator(const StepAllocator<U>& other) noexcept : room_(other.room_) {}
+
+  T* allocate(std::size_t n) {
+    if (n * sizeof(T) <= StepStorage::kBytes &&
+        alignof(T) <= alignof(std::max_align_t)) {
+      return static_cast<T*>(room_);
+    }
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t) noexcept {
+    if (static_cast<void*>(p) != room_) ::operator delete(p);
+  }
+  bool operator==(const StepAllocator& other) const noexcept {
+    return room_ == other.room_;
+  }
+  bool operator!=(const StepAllocator& other) const noexcept {
+    return room_ != other.room_;
+  }
+
+ private:
+  template <typename>
+  friend class StepAllocator;
+  void* room_;
+};
+
+// The io_context executor that keeps its context running (outstanding work).
+using TrackedIoExecutor = std::decay_t<decltype(boost::asio::prefer(
+    std::declval<boost::asio::io_context::executor_type>(),
+    boost::asio::execution::outstanding_work.tracked))>;
+
+// `executor` as a TrackedIoExecutor, or null when it wraps something else.
+template <typename Executor>
+const TrackedIoExecutor* AsTrackedIo(const Executor& executor) {
+  if constexpr (std::is_same_v<Executor, TrackedIoExecutor>) {
+    return &executor;
+  } else if constexpr (requires {
+                         executor.template target<TrackedIoExecutor>();
+                       }) {
+    return executor.template target<TrackedIoExecutor>();
+  } else {
+    return nullptr;
+  }
+}
+
 // Holds an Asio completion handler `void(bool ok)` and keeps its executor's
 // io_context alive (outstanding work) until the gRPC step completes.
 template <typename Handler>
 class HandlerOperation final : public Operation {
  public:
-  explicit HandlerOperation(Handler handler)
+  // Whether an operation of this handler fits a StepStorage.
+  static constexpr bool kFitsStorage =
+      sizeof(HandlerOperation) <= StepStorage::kBytes &&
+      alignof(HandlerOperation) <= alignof(std::max_align_t);
+
+  // In `storage` when there is one with room, else on the heap.
+  static HandlerOperation* Create(Handler handler, StepStorage* storage) {
+    if (storage != nullptr && kFitsStorage) {
+      return new (storage->operation_)
+          HandlerOperation(std::move(handler), storage);
+    }
+    return new HandlerOperation(std::move(handler), nullptr);
+  }
+
+ private:
+  HandlerOperation(Handler handler, StepStorage* storage)
       : Operation(&Do),
         handler_(std::move(handler)),
         work_(boost::asio::prefer(
             boost::asio::get_associated_executor(handler_),
-            boost::asio::execution::outstanding_work.tracked)) {}
+            boost::asio::execution::outstanding_work.tracked)),
+        storage_(storage) {}
 
- private:
+  void Destroy() {
+    if (storage_ != nullptr) {
+      this->~HandlerOperation();
+    } else {
+      delete this;
+    }
+  }
+
+  // Runs on the poller thread: hands the handler to its executor.
   static void Do(Operation* base, bool ok) {
     auto* self = static_cast<HandlerOperation*>(base);
+    if (self->storage_ != nullptr) {
+      if (const TrackedIoExecutor* io = AsTrackedIo(self->work_)) {
+        boost::asio::require(
+            *io, boost::asio::execution::blocking.never,
+            boost::asio::execution::allocator(
+                StepAllocator<void>(self->storage_->completion_)))
+            .execute(Resume(self, ok));
+        return;
+      }
+    }
     Handler handler = std::move(self->handler_);
     auto work = std::move(self->work_);
-    delete self;
+    self->Destroy();
     boost::asio::post(work, [handler = std::move(handler), ok]() mutable {
       std::move(handler)(ok);
     });
   }
+
+  // The posted completion of an operation in a StepStorage: runs its handler
+  // on an io thread, or (never run) destroys it with the operation.
+  class Resume {
+   public:
+    Resume(HandlerOperation* op, bool ok) : op_(op), ok_(ok) {}
+    Resume(Resume&& other) noexcept
+        : op_(std::exchange(other.op_, nullptr)), ok_(other.ok_) {}
+    Resume& operator=(Resume&&) = delete;
+    ~Resume() {
+      if (op_ != nullptr) op_->Destroy();
+    }
+    void operator()() {
+      HandlerOperation* op = std::exchange(op_, nullptr);
+      Handler handler = std::move(op->handler_);
+      op->Destroy();  // frees the storage for the handler's next step
+      std::move(handler)(ok_);
+    }
+
+   private:
+    HandlerOperation* op_;
+    bool ok_;
+  };
 
   Handler handler_;
   std::decay_t<decltype(boost::asio::prefer(
       std::declval<boost::asio::associated_executor_t<Handler>>(),
       boost::asio::execution::outstanding_work.tracked))>
       work_;
+  StepStorage* const storage_;
 };
 
 // Starts one gRPC step: `start(tag)` must hand `tag` to exactly one gRPC async
 // call, or return false without handing it over. Completes with `bool ok`
 // (false: the call ended, was cancelled, the server is shutting down or
-// `start` declined; a normal outcome, not an error).
+// `start` declined; a normal outcome, not an error). With `storage`, the step
+// lives in it (see StepStorage): the caller has no other step using it in
+// flight.
 template <typename CompletionToken, typename StartFn>
-auto AsyncGrpc(StartFn start, CompletionToken&& token) {
+auto AsyncGrpc(StartFn start, CompletionToken&& token,
+               StepStorage* storage = nullptr) {
   return boost::asio::async_initiate<CompletionToken, void(bool)>(
-      [](auto handler, StartFn start) {
+      [](auto handler, StartFn start, StepStorage* storage) {
         using H = std::decay_t<decltype(handler)>;
-        auto* op = new HandlerOperation<H>(std::move(handler));
+        auto* op = HandlerOperation<H>::Create(std::move(handler), storage);
         if (!op->Start(start)) op->Complete(false);
       },
-      token, std::move(start));
+      token, std::move(start), storage);
 }
 
 // ----- completion-token wrappers, so one RPC reads top to bottom as a
@@ -199,12 +334,13 @@ auto FinishUnary(grpc::ServerAsyncResponseWriter<Response>& responder,
       std::forward<CompletionToken>(token));
 }
 
+// `storage`: see AsyncGrpc (a stream's one write in flight).
 template <typename Message, typename CompletionToken>
 auto Write(grpc::ServerAsyncWriter<Message>& writer, const Message& message,
-           CompletionToken&& token) {
+           CompletionToken&& token, StepStorage* storage = nullptr) {
   return AsyncGrpc(
       [&writer, &message](void* tag) { writer.Write(message, tag); },
-      std::forward<CompletionToken>(token));
+      std::forward<CompletionToken>(token), storage);
 }
 
 // The last message and the status in one step (one completion instead of
@@ -212,12 +348,12 @@ auto Write(grpc::ServerAsyncWriter<Message>& writer, const Message& message,
 template <typename Message, typename CompletionToken>
 auto WriteAndFinish(grpc::ServerAsyncWriter<Message>& writer,
                     const Message& message, const grpc::Status& status,
-                    CompletionToken&& token) {
+                    CompletionToken&& token, StepStorage* storage = nullptr) {
   return AsyncGrpc(
       [&writer, &message, status](void* tag) {
         writer.WriteAndFinish(message, grpc::WriteOptions(), status, tag);
       },
-      std::forward<CompletionToken>(token));
+      std::forward<CompletionToken>(token), storage);
 }
 
 // Reads the next message of a client-streaming call; completes with false

@@ -49,12 +49,16 @@ awaitable<bool> StreamEvents(Call& call, std::shared_ptr<core::JobRecord> job,
       const v1::JobEvent& event = *shared;
       if (event.type() == v1::STATE_CHANGED &&
           core::IsTerminal(event.state())) {
-        call.finish_ok = co_await WriteAndFinish(
-            call.writer, event, grpc::Status::OK, use_awaitable);
+        call.finish_ok =
+            co_await WriteAndFinish(call.writer, event, grpc::Status::OK,
+                                    use_awaitable, &call.write_step);
         call.finished = true;
         co_return call.finish_ok;
       }
-      if (!co_await Write(call.writer, event, use_awaitable)) co_return false;
+      if (!co_await Write(call.writer, event, use_awaitable,
+                          &call.write_step)) {
+        co_return false;
+      }
       after_seq = event.seq();
     }
     if (!events.empty()) continue;
@@ -173,7 +177,10 @@ void JobServiceHandlers::Start(grpc::ServerCompletionQueue* cq,
       Result<bool> more = chunks.value()->Next(&chunk);
       if (!more.ok()) co_return StatusOf(more.error(), call.context);
       if (!more.value()) break;
-      if (!co_await Write(call.writer, chunk, use_awaitable)) break;
+      if (!co_await Write(call.writer, chunk, use_awaitable,
+                          &call.write_step)) {
+        break;
+      }
     }
     co_return grpc::Status::OK;
   };

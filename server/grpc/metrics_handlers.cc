@@ -33,7 +33,10 @@ void MetricsHandlers::Start(grpc::ServerCompletionQueue* cq, int listeners) {
     while (!call.done.load()) {
       timer.expires_after(feed.interval());
       const v1::MetricsSample sample = feed.Next();
-      if (!co_await Write(call.writer, sample, asio::use_awaitable)) break;
+      if (!co_await Write(call.writer, sample, asio::use_awaitable,
+                          &call.write_step)) {
+        break;
+      }
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }

@@ -92,6 +92,8 @@ struct StreamCall : CallEnd {
   std::string tenant;  // the caller's, from its token (AcceptGate)
   Request request;
   grpc::ServerAsyncWriter<Message> writer{&context};
+  // Where each write's operation lives (one write is in flight at a time).
+  StepStorage write_step;
   // Set by a handler that already finished the call (WriteAndFinish with its
   // last message), so the listener does not; `finish_ok` is whether that
   // step completed (false: the client was gone).
