@@ -217,7 +217,11 @@ class HandlerOperation final : public Operation {
         : op_(std::exchange(other.op_, nullptr)), ok_(other.ok_) {}
     Resume& operator=(Resume&&) = delete;
     ~Resume() {
-      if (op_ != nullptr) op_->Destroy();
+      if (op_ == nullptr) return;
+      // The handler outlives the operation: destroying it may free the call
+      // that holds the storage the operation lives in.
+      Handler handler = std::move(op_->handler_);
+      op_->Destroy();
     }
     void operator()() {
       HandlerOperation* op = std::exchange(op_, nullptr);
