@@ -267,7 +267,9 @@ void ForEachWordScalar(std::string_view text, std::string& scratch,
           scratch.push_back(static_cast<char>(c | 0x20));  // letters only
           ++j;
         } else {
-          char32_t cp;
+          // Set by DecodeUtf8: the first pass decoded these bytes already
+          // (initialised only so GCC need not prove that).
+          char32_t cp = 0;
           const int len = DecodeUtf8(s + j, i - j, &cp);
           tokenizer_internal::AppendUtf8(LowerCodepoint(cp), &scratch);
           j += len;

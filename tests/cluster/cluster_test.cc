@@ -521,6 +521,17 @@ TEST_F(ClusterTest, JobsSurviveAKilledReplicaAndRedisComesBack) {
   std::vector<WatchLog> watch_logs(watched.size());
   std::atomic<int> watching{0};  // watchers that got their first event
   std::vector<std::thread> watchers;
+  // A failed ASSERT below returns early: the watchers (bounded by the
+  // deadline) are joined then too, so the failure is reported instead of
+  // std::terminate on a joinable thread.
+  struct JoinAll {
+    std::vector<std::thread>& threads;
+    ~JoinAll() {
+      for (std::thread& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } join_watchers{watchers};
   for (std::size_t w = 0; w < watched.size(); ++w) {
     watchers.emplace_back([&, w] {
       auto stub = StubFor("127.0.0.1:" + std::to_string(lb_grpc_port_));
