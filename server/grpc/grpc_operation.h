@@ -122,9 +122,6 @@ class StepAllocator {
   bool operator==(const StepAllocator& other) const noexcept {
     return room_ == other.room_;
   }
-  bool operator!=(const StepAllocator& other) const noexcept {
-    return room_ != other.room_;
-  }
 
  private:
   template <typename>
@@ -217,20 +214,22 @@ class HandlerOperation final : public Operation {
         : op_(std::exchange(other.op_, nullptr)), ok_(other.ok_) {}
     Resume& operator=(Resume&&) = delete;
     ~Resume() {
-      if (op_ == nullptr) return;
-      // The handler outlives the operation: destroying it may free the call
-      // that holds the storage the operation lives in.
-      Handler handler = std::move(op_->handler_);
-      op_->Destroy();
+      // Dropped unrun: the handler dies after the operation, since it may
+      // own the call that holds the storage the operation lives in.
+      if (op_ != nullptr) TakeHandler();
     }
-    void operator()() {
-      HandlerOperation* op = std::exchange(op_, nullptr);
-      Handler handler = std::move(op->handler_);
-      op->Destroy();  // frees the storage for the handler's next step
-      std::move(handler)(ok_);
-    }
+    void operator()() { TakeHandler()(ok_); }
 
    private:
+    // Ends the operation (freeing the storage for the handler's next step)
+    // and returns its handler.
+    Handler TakeHandler() {
+      HandlerOperation* op = std::exchange(op_, nullptr);
+      Handler handler = std::move(op->handler_);
+      op->Destroy();
+      return handler;
+    }
+
     HandlerOperation* op_;
     bool ok_;
   };
