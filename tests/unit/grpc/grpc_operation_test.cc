@@ -66,6 +66,12 @@ Operation* StartStep(Handler handler, StepStorage* storage) {
   return static_cast<Operation*>(tag);
 }
 
+// Completes `op` from a thread of its own, as the poller does.
+void CompleteOnAnotherThread(Operation* op, bool ok) {
+  std::thread poller([op, ok] { op->Complete(ok); });
+  poller.join();
+}
+
 class GrpcOperationTest : public ::testing::TestWithParam<bool> {
  protected:
   StepStorage* storage() { return GetParam() ? &storage_ : nullptr; }
@@ -87,8 +93,7 @@ TEST_P(GrpcOperationTest, CompletionFromAnotherThreadRunsOnTheIoContext) {
                                       }),
                   storage());
     ASSERT_NE(op, nullptr);
-    std::thread poller([op, step] { op->Complete(step != 1); });
-    poller.join();
+    CompleteOnAnotherThread(op, step != 1);
     EXPECT_EQ(runs.load(), step) << "ran before the io_context did";
     io.restart();
     io.run();
@@ -138,8 +143,7 @@ TEST_P(GrpcOperationTest, ACompletionThatNeverRunsStillDestroysItsHandler) {
         asio::bind_executor(io, [token](bool) { FAIL() << "must not run"; }),
         storage());
     EXPECT_EQ(token.use_count(), 2);
-    std::thread poller([op] { op->Complete(true); });
-    poller.join();
+    CompleteOnAnotherThread(op, true);
     // io is destroyed with the completion still queued.
   }
   EXPECT_EQ(token.use_count(), 1) << "the handler was not destroyed";
@@ -147,8 +151,7 @@ TEST_P(GrpcOperationTest, ACompletionThatNeverRunsStillDestroysItsHandler) {
 
 // As when a stream's call (and the storage in it) lives only as long as its
 // coroutine: the handler owns the storage. Destroying the unrun completion
-// frees the handler, and with it the storage, without touching it after
-// (ASan watches that in the sanitizer stage).
+// frees the handler, and with it the storage.
 TEST(StepStorageTest, AnUnrunCompletionMayFreeItsOwnStorage) {
   auto storage = std::make_shared<StepStorage>();
   std::weak_ptr<StepStorage> alive = storage;
@@ -159,8 +162,7 @@ TEST(StepStorageTest, AnUnrunCompletionMayFreeItsOwnStorage) {
         asio::bind_executor(io, [owned = std::move(storage)](
                                     bool) { FAIL() << "must not run"; }),
         room);
-    std::thread poller([op] { op->Complete(true); });
-    poller.join();
+    CompleteOnAnotherThread(op, true);
   }
   EXPECT_TRUE(alive.expired());
 }
