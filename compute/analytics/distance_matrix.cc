@@ -43,7 +43,7 @@ Columns Transpose(const double* points, std::size_t n, std::size_t dims) {
 // target_clones generates, and the loader runs it before the TSan runtime is
 // initialised, so every binary linking this library crashed at start-up
 // (--config=tsan). That build uses the baseline version only.
-#if defined(__SANITIZE_THREAD__)
+#if defined(IMPULSE_TSAN)
 #define IMPULSE_TARGET_CLONES
 #else
 #define IMPULSE_TARGET_CLONES \

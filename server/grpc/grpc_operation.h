@@ -43,7 +43,7 @@ namespace impulse::grpc_bridge {
 class Operation {
  public:
   void Complete(bool ok) {
-#if defined(__SANITIZE_THREAD__)
+#if defined(IMPULSE_TSAN)
     { std::lock_guard wait_for_start(HandoffLock()); }
 #endif
     complete_(this, ok);
@@ -54,7 +54,7 @@ class Operation {
   // When it did not, the operation is still the caller's: Complete it.
   template <typename StartFn>
   bool Start(StartFn& start) {
-#if defined(__SANITIZE_THREAD__)
+#if defined(IMPULSE_TSAN)
     std::lock_guard handing_off(HandoffLock());
 #endif
     if constexpr (std::is_same_v<decltype(start(static_cast<void*>(this))),
@@ -72,7 +72,7 @@ class Operation {
   ~Operation() = default;
 
  private:
-#if defined(__SANITIZE_THREAD__)
+#if defined(IMPULSE_TSAN)
   std::mutex& HandoffLock() {
     static std::mutex locks[64];
     return locks[(reinterpret_cast<std::uintptr_t>(this) >> 4) % 64];

@@ -642,7 +642,7 @@ TEST_F(DatasetsTest, KnnBadInput) {
 }
 
 TEST_F(DatasetsTest, ALongKnnJobCancels) {
-#if defined(__SANITIZE_THREAD__)
+#if defined(IMPULSE_TSAN)
   // Instrumented, the tree build alone (not interruptible) of a million
   // points can take most of the 10 s below on a loaded machine.
   constexpr std::size_t kPoints = 200'000;

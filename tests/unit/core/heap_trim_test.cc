@@ -25,7 +25,7 @@ TEST(ShouldTrimHeap, OnlyWhenMostlyFreeAndStillResident) {
 // few still in use between them, so glibc cannot shrink the heap from its
 // top and the freed pages stay resident until trimmed.
 TEST(TrimHeapIfWorthIt, GivesFragmentedFreeMemoryBack) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__) || defined(IMPULSE_TSAN)
   GTEST_SKIP() << "the sanitizer's allocator replaces glibc's malloc, whose "
                   "statistics and trimming this test checks";
 #endif

@@ -16,7 +16,7 @@
 #include <new>
 #include <thread>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__) || defined(IMPULSE_TSAN)
 #define IMPULSE_COUNTS_ALLOCATIONS 0  // the sanitizers own the allocator
 #else
 #define IMPULSE_COUNTS_ALLOCATIONS 1
