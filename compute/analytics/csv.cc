@@ -1,7 +1,5 @@
 #include "compute/analytics/csv.h"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -11,6 +9,7 @@
 
 #include "compute/analytics/parse_number.h"
 #include "compute/analytics/waves.h"
+#include "compute/common/parallel.h"
 
 namespace impulse::analytics {
 namespace {
@@ -535,7 +534,7 @@ Result<Table> Parse(std::string_view text, const CsvOptions& options,
       nominal[i] = data_begin + data_size * i / pieces;
     }
     std::vector<std::uint8_t> odd(pieces);
-    tbb::parallel_for(std::size_t{0}, pieces, [&](std::size_t i) {
+    parallel::ForEach(std::size_t{0}, pieces, [&](std::size_t i) {
       odd[i] = std::count(text.data() + nominal[i],
                           text.data() + nominal[i + 1], '"') &
                1;
@@ -546,7 +545,7 @@ Result<Table> Parse(std::string_view text, const CsvOptions& options,
     }
     std::vector<std::size_t> starts(pieces);
     starts[0] = data_begin;
-    tbb::parallel_for(std::size_t{1}, pieces, [&](std::size_t i) {
+    parallel::ForEach(std::size_t{1}, pieces, [&](std::size_t i) {
       bool in = inside[i];
       std::size_t p = nominal[i];
       for (; p < text.size(); ++p) {
@@ -659,7 +658,7 @@ Result<Table> Parse(std::string_view text, const CsvOptions& options,
     }
     if (redo.empty()) break;
     if (control.cancelled()) return CancelledError();
-    tbb::parallel_for(std::size_t{0}, redo.size(), [&](std::size_t k) {
+    parallel::ForEach(std::size_t{0}, redo.size(), [&](std::size_t k) {
       Chunk& c = chunks[redo[k]];
       std::vector<Mode> modes(ncols);
       for (std::size_t col = 0; col < ncols; ++col) {
@@ -685,7 +684,7 @@ Result<Table> Parse(std::string_view text, const CsvOptions& options,
     row_start[i + 1] = row_start[i] + chunks[i].records;
   }
   const std::size_t rows = row_start.back();
-  tbb::parallel_for(std::size_t{0}, ncols, [&](std::size_t col) {
+  parallel::ForEach(std::size_t{0}, ncols, [&](std::size_t col) {
     Column& out = table.columns[col];
     out.name = schema.names[col];
     const Mode m = final_modes[col];

@@ -1,8 +1,6 @@
 #include "compute/analytics/distance_matrix.h"
 
 #include <sys/mman.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "compute/analytics/waves.h"
+#include "compute/common/parallel.h"
 #include "compute/kernels/distance.h"
 
 namespace impulse::analytics {
@@ -98,12 +97,11 @@ void FillRows(const double* points, const Columns& c, std::size_t r0,
   // Each task gets at least ~32K distances so scheduling overhead stays small.
   const std::size_t grain =
       std::max<std::size_t>(1, (32768 / std::max<std::size_t>(1, n * c.dims)));
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(r0, r1, grain),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      for (std::size_t i = r.begin(); i < r.end(); ++i) {
-                        OneRow(points, c, i, out + (i - r0) * n);
-                      }
-                    });
+  parallel::ForRanges(r0, r1, grain, [&](std::size_t first, std::size_t last) {
+    for (std::size_t i = first; i < last; ++i) {
+      OneRow(points, c, i, out + (i - r0) * n);
+    }
+  });
 }
 
 }  // namespace

@@ -1,8 +1,5 @@
 #include "compute/analytics/inverted_index.h"
 
-#include <tbb/parallel_for.h>
-#include <tbb/parallel_sort.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -12,6 +9,7 @@
 #include "compute/analytics/string_table.h"
 #include "compute/analytics/tokenizer.h"
 #include "compute/analytics/waves.h"
+#include "compute/common/parallel.h"
 
 namespace impulse::analytics {
 
@@ -102,7 +100,7 @@ class IndexBuilder {
       b = e;
     }
     // Documents per chunk: one per '\n', plus an unterminated last line.
-    tbb::parallel_for(std::size_t{0}, chunks.size(), [&](std::size_t i) {
+    parallel::ForEach(std::size_t{0}, chunks.size(), [&](std::size_t i) {
       ChunkIndex& c = chunks[i];
       std::uint64_t lines =
           std::count(text.data() + c.begin, text.data() + c.end, '\n');
@@ -154,10 +152,10 @@ class IndexBuilder {
     }
     std::vector<std::uint32_t> order(v);
     for (std::uint32_t i = 0; i < v; ++i) order[i] = i;
-    tbb::parallel_sort(order.begin(), order.end(),
-                       [&](std::uint32_t a, std::uint32_t b) {
-                         return global.key(a) < global.key(b);
-                       });
+    parallel::Sort(order.begin(), order.end(),
+                   [&](std::uint32_t a, std::uint32_t b) {
+                     return global.key(a) < global.key(b);
+                   });
     std::vector<std::uint32_t> rank(v);
     index.offsets_.resize(v + 1);
     index.freq_.resize(v);
@@ -197,7 +195,7 @@ class IndexBuilder {
       }
     }
     index.postings_.resize(index.post_begin_[v]);
-    tbb::parallel_for(std::size_t{0}, chunks.size(), [&](std::size_t ci) {
+    parallel::ForEach(std::size_t{0}, chunks.size(), [&](std::size_t ci) {
       const ChunkIndex& c = chunks[ci];
       for (std::uint32_t l = 0; l < c.global.size(); ++l) {
         std::uint64_t d = dest[ci][l];

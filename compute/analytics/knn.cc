@@ -1,7 +1,5 @@
 #include "compute/analytics/knn.h"
 
-#include <tbb/parallel_invoke.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -10,6 +8,7 @@
 
 #include "compute/analytics/distance_matrix.h"
 #include "compute/analytics/waves.h"
+#include "compute/common/parallel.h"
 
 namespace impulse::analytics {
 
@@ -228,8 +227,8 @@ class KdTreeBuilder {
     lcell[d_ + dim] = split;
     rcell[dim] = split;
     if (nd.end - nd.begin > 32768) {
-      tbb::parallel_invoke([&] { Split<kDims>(nd.left, std::move(lcell)); },
-                           [&] { Split<kDims>(nd.right, std::move(rcell)); });
+      parallel::Invoke([&] { Split<kDims>(nd.left, std::move(lcell)); },
+                       [&] { Split<kDims>(nd.right, std::move(rcell)); });
     } else {
       Split<kDims>(nd.left, std::move(lcell));
       Split<kDims>(nd.right, std::move(rcell));
@@ -260,7 +259,7 @@ class KdTreeBuilder {
     const std::uint32_t l = nd.left;
     const std::uint32_t r = nd.right;
     if (nd.end - nd.begin > 65536) {
-      tbb::parallel_invoke([&] { Boxes(l); }, [&] { Boxes(r); });
+      parallel::Invoke([&] { Boxes(l); }, [&] { Boxes(r); });
     } else {
       Boxes(l);
       Boxes(r);

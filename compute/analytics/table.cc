@@ -1,8 +1,6 @@
 #include "compute/analytics/table.h"
 
 #include <tbb/enumerable_thread_specific.h>
-#include <tbb/parallel_for.h>
-#include <tbb/parallel_sort.h>
 
 #include <algorithm>
 #include <bit>
@@ -14,6 +12,7 @@
 #include "compute/analytics/parse_number.h"
 #include "compute/analytics/string_table.h"
 #include "compute/analytics/waves.h"
+#include "compute/common/parallel.h"
 
 namespace impulse::analytics {
 
@@ -48,34 +47,31 @@ Column GatherColumn(const Column& c, const std::vector<std::uint64_t>& rows,
   }
   if (nulls) {
     out.valid.resize(n);
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, kBlockRows),
-                      [&](const tbb::blocked_range<std::size_t>& br) {
-                        for (std::size_t i = br.begin(); i < br.end(); ++i) {
-                          out.valid[i] =
-                              rows[i] != kNullRow && !c.is_null(rows[i]);
-                        }
-                      });
+    parallel::ForRanges(
+        0, n, kBlockRows, [&](std::size_t first, std::size_t last) {
+          for (std::size_t i = first; i < last; ++i) {
+            out.valid[i] = rows[i] != kNullRow && !c.is_null(rows[i]);
+          }
+        });
   }
   switch (c.type) {
     case ColumnType::kInt64:
       out.ints.resize(n);
-      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, kBlockRows),
-                        [&](const tbb::blocked_range<std::size_t>& br) {
-                          for (std::size_t i = br.begin(); i < br.end(); ++i) {
-                            out.ints[i] =
-                                rows[i] == kNullRow ? 0 : c.ints[rows[i]];
-                          }
-                        });
+      parallel::ForRanges(
+          0, n, kBlockRows, [&](std::size_t first, std::size_t last) {
+            for (std::size_t i = first; i < last; ++i) {
+              out.ints[i] = rows[i] == kNullRow ? 0 : c.ints[rows[i]];
+            }
+          });
       break;
     case ColumnType::kDouble:
       out.doubles.resize(n);
-      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, kBlockRows),
-                        [&](const tbb::blocked_range<std::size_t>& br) {
-                          for (std::size_t i = br.begin(); i < br.end(); ++i) {
-                            out.doubles[i] =
-                                rows[i] == kNullRow ? kNaN : c.doubles[rows[i]];
-                          }
-                        });
+      parallel::ForRanges(
+          0, n, kBlockRows, [&](std::size_t first, std::size_t last) {
+            for (std::size_t i = first; i < last; ++i) {
+              out.doubles[i] = rows[i] == kNullRow ? kNaN : c.doubles[rows[i]];
+            }
+          });
       break;
     case ColumnType::kString: {
       out.offsets.resize(n + 1);
@@ -87,15 +83,15 @@ Column GatherColumn(const Column& c, const std::vector<std::uint64_t>& rows,
         out.offsets[i + 1] = out.offsets[i] + len;
       }
       out.chars.resize(out.offsets[n]);
-      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, kBlockRows),
-                        [&](const tbb::blocked_range<std::size_t>& br) {
-                          for (std::size_t i = br.begin(); i < br.end(); ++i) {
-                            if (rows[i] == kNullRow) continue;
-                            const std::string_view v = c.str(rows[i]);
-                            std::memcpy(out.chars.data() + out.offsets[i],
-                                        v.data(), v.size());
-                          }
-                        });
+      parallel::ForRanges(0, n, kBlockRows,
+                          [&](std::size_t first, std::size_t last) {
+                            for (std::size_t i = first; i < last; ++i) {
+                              if (rows[i] == kNullRow) continue;
+                              const std::string_view v = c.str(rows[i]);
+                              std::memcpy(out.chars.data() + out.offsets[i],
+                                          v.data(), v.size());
+                            }
+                          });
       break;
     }
   }
@@ -174,7 +170,7 @@ int CompareValues(const Column& c, std::size_t a, std::size_t b) {
 Table Gather(const Table& t, const std::vector<std::uint64_t>& rows) {
   Table out;
   out.columns.resize(t.columns.size());
-  tbb::parallel_for(std::size_t{0}, t.columns.size(), [&](std::size_t c) {
+  parallel::ForEach(std::size_t{0}, t.columns.size(), [&](std::size_t c) {
     out.columns[c] = GatherColumn(t.columns[c], rows, t.columns[c].name);
   });
   return out;
@@ -686,7 +682,7 @@ Result<Table> GroupBy(const Table& table, std::span<const std::string> keys,
     return false;
   };
   if (groups > 100000) {
-    tbb::parallel_sort(order.begin(), order.end(), before);
+    parallel::Sort(order.begin(), order.end(), before);
   } else {
     std::sort(order.begin(), order.end(), before);
   }
@@ -866,7 +862,7 @@ Result<Table> Join(const Table& left, const Table& right,
   }
   Table out;
   out.columns.resize(left.columns.size() + right_cols.size());
-  tbb::parallel_for(std::size_t{0}, out.columns.size(), [&](std::size_t i) {
+  parallel::ForEach(std::size_t{0}, out.columns.size(), [&](std::size_t i) {
     if (i < left.columns.size()) {
       out.columns[i] =
           GatherColumn(left.columns[i], lsel, left.columns[i].name);

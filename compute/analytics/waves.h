@@ -2,8 +2,6 @@
 // are observed between waves. Not part of the public API.
 #pragma once
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include <cstdint>
 
 #include "compute/analytics/progress.h"
+#include "compute/common/parallel.h"
 #include "compute/common/run_control.h"
 
 namespace impulse::analytics::internal {
@@ -38,10 +37,7 @@ bool RunInWaves(std::size_t n, std::size_t initial_wave, std::size_t grain,
     if (end - done <= grain) {
       body(done, end);
     } else {
-      tbb::parallel_for(tbb::blocked_range<std::size_t>(done, end, grain),
-                        [&](const tbb::blocked_range<std::size_t>& r) {
-                          body(r.begin(), r.end());
-                        });
+      parallel::ForRanges(done, end, grain, body);
     }
     const double secs =
         std::chrono::duration<double>(Clock::now() - t0).count();

@@ -1,7 +1,6 @@
 #include "compute/analytics/wordcount.h"
 
 #include <tbb/enumerable_thread_specific.h>
-#include <tbb/parallel_sort.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,6 +10,7 @@
 #include "compute/analytics/waves.h"
 #include "compute/analytics/word_scan.h"
 #include "compute/analytics/word_table.h"
+#include "compute/common/parallel.h"
 
 namespace impulse::analytics {
 namespace {
@@ -97,7 +97,7 @@ std::vector<WordCount> Rank(std::size_t n, std::size_t top_k, KeyFn key,
     keep = top_k;
     std::partial_sort(order.begin(), order.begin() + keep, order.end(), before);
   } else if (n > 100000) {
-    tbb::parallel_sort(order.begin(), order.end(), before);
+    parallel::Sort(order.begin(), order.end(), before);
   } else {
     std::sort(order.begin(), order.end(), before);
   }

@@ -1,14 +1,12 @@
 #include "compute/cpu/particles_cpu.h"
 
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_for.h>
-#include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
 #include <cassert>
 #include <chrono>
 
+#include "compute/common/parallel.h"
 #include "compute/cpu/chunk_sizer.h"
 #include "compute/kernels/particles.h"
 #include "compute/kernels/philox.h"
@@ -131,16 +129,14 @@ ParticleSystem RandomParticles(std::uint32_t n, std::uint64_t seed) {
   system.x.resize(n);
   system.y.resize(n);
   system.w.resize(n);
-  tbb::parallel_for(
-      tbb::blocked_range<std::uint32_t>(0, n, 4096),
-      [&](const tbb::blocked_range<std::uint32_t>& range) {
-        for (std::uint32_t i = range.begin(); i != range.end(); ++i) {
-          const kernels::Philox4x32Block r = kernels::Philox4x32(i, seed);
-          system.x[i] = SignedUnit(r.v[0]);
-          system.y[i] = SignedUnit(r.v[1]);
-          system.w[i] = SignedUnit(r.v[2]);
-        }
-      });
+  parallel::ForRanges(0, n, 4096, [&](std::uint32_t first, std::uint32_t last) {
+    for (std::uint32_t i = first; i != last; ++i) {
+      const kernels::Philox4x32Block r = kernels::Philox4x32(i, seed);
+      system.x[i] = SignedUnit(r.v[0]);
+      system.y[i] = SignedUnit(r.v[1]);
+      system.w[i] = SignedUnit(r.v[2]);
+    }
+  });
   return system;
 }
 
@@ -173,10 +169,10 @@ RunOutcome EvolveParticles(ParticleSystem& system, double timestep,
     if (control.cancelled()) return RunOutcome::kCancelled;
     const std::uint64_t chunk = sizer.Next(steps - done);
     const auto start = std::chrono::steady_clock::now();
-    tbb::parallel_for(
-        tbb::blocked_range<std::size_t>(0, tasks, 1),
-        [&](const tbb::blocked_range<std::size_t>& range) {
-          for (std::size_t task = range.begin(); task != range.end(); ++task) {
+    parallel::ForRanges(
+        0, tasks, 1,
+        [&](std::size_t first, std::size_t last) {
+          for (std::size_t task = first; task != last; ++task) {
             const std::size_t begin = task_begin(task);
             internal::EvolveParticleRange(
                 isa, system.x.data() + begin, system.y.data() + begin,
@@ -184,7 +180,7 @@ RunOutcome EvolveParticles(ParticleSystem& system, double timestep,
                 chunk);
           }
         },
-        tbb::simple_partitioner());
+        parallel::Split::kEvenly);
     sizer.Record(chunk, internal::SecondsSince(start));
     done += chunk;
     if (on_chunk) on_chunk(done);

@@ -1,17 +1,15 @@
 #include "compute/cpu/pi_cpu.h"
 
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_reduce.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
+#include "compute/common/parallel.h"
 #include "compute/cpu/chunk_sizer.h"
 #include "compute/kernels/philox.h"
 #include "compute/kernels/pi.h"
@@ -230,15 +228,10 @@ RunOutcome CountPiHits(std::uint64_t samples, std::uint64_t seed,
     const auto start = std::chrono::steady_clock::now();
     const std::uint64_t grain =
         std::max(kMinGrainBlocks, chunk / (4 * threads));
-    count.hits += tbb::parallel_reduce(
-        tbb::blocked_range<std::uint64_t>(next_block, end, grain),
-        std::uint64_t{0},
-        [&](const tbb::blocked_range<std::uint64_t>& range,
-            std::uint64_t hits) {
-          return hits + internal::PiHitsInBlocks(isa, range.begin(),
-                                                 range.size(), seed);
-        },
-        std::plus<std::uint64_t>());
+    count.hits += parallel::SumRanges(
+        next_block, end, grain, [&](std::uint64_t first, std::uint64_t last) {
+          return internal::PiHitsInBlocks(isa, first, last - first, seed);
+        });
     sizer.Record(chunk, internal::SecondsSince(start));
     next_block = end;
     count.samples = next_block * kernels::kPiSamplesPerBlock;

@@ -1,7 +1,6 @@
 #include "server/core/scheduler.h"
 
 #include <gtest/gtest.h>
-#include <oneapi/tbb/parallel_for.h>
 #include <pthread.h>
 
 #include <latch>
@@ -10,6 +9,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "compute/common/parallel.h"
 
 namespace impulse::core {
 namespace {
@@ -110,12 +111,6 @@ TEST(SchedulerTest, EverySlotIsUsed) {
 }
 
 TEST(SchedulerTest, OneJobAloneGetsEveryThreadForItsLoops) {
-#if defined(__SANITIZE_THREAD__)
-  // TSan cannot follow oneTBB's work stealing (Debian's libtbb is not
-  // instrumented), so the loop body on the stealing worker is reported as
-  // racing with the test's own setup. tools/sanitizers/tsan.supp says more.
-  GTEST_SKIP() << "nested TBB parallelism is invisible to ThreadSanitizer";
-#endif
   // Two CPU threads, one slot: the job gets both threads for its parallel
   // loops, its runner and a TBB worker (each named, for top -H and perf).
   std::mutex mu;
@@ -124,7 +119,7 @@ TEST(SchedulerTest, OneJobAloneGetsEveryThreadForItsLoops) {
   std::latch done(1);
   Scheduler wide(Scheduler::Options{.cpu_threads = 2, .max_running = 1},
                  [&](const std::shared_ptr<JobRecord>&) {
-                   tbb::parallel_for(0, 64, [&](int) {
+                   parallel::ForEach(0, 64, [&](int) {
                      {
                        char name[16] = {};
                        pthread_getname_np(pthread_self(), name, sizeof(name));
