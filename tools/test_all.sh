@@ -7,8 +7,9 @@
 #      replicas, Redis, haproxy), load and fuzz regression tests, every
 #      sanitizer error fatal,
 #   4. TSan (--config=tsan): the unit tests of the server's core, cluster
-#      store and metrics (the concurrency tests among them), the REST
-#      gateway's, the gRPC integration suites and the token/tenant tests,
+#      store, metrics and kernels (the concurrency tests and every parallel
+#      loop among them), the REST gateway's, the gRPC integration suites, the
+#      token/tenant/TLS, CLI, journal fault and fuzz regression tests,
 #   5. a short libFuzzer run of every fuzz target (clang-14).
 # Prints one line per stage, then "N passed, N failed, N skipped" over all
 # stages, counted from the test results, and exits non-zero when anything
@@ -34,30 +35,28 @@ ASAN_TESTS=(
   -//tests/rest:sse_fanout_test
 )
 # Stage 4: the unit tests of the server's own threads: JobManager, journal,
-# scheduler, event logs, both job stores (the Redis one with its claim and
-# heartbeat threads, against a real redis-server) and metrics; the REST
-# gateway against a real ImpulseServer (sessions, SSE watchers, submits
-# answered from the journal's thread); the CompletionQueue bridge's operations
-# alone (tests/unit/grpc) and the gRPC integration suites (watchers, drain,
-# uploads, Execute); and the token and tenant checks on every route of both
-# APIs. TSan needs every happens-before edge to be visible; see
-# tools/sanitizers/tsan.supp for the uninstrumented libraries and how the
-# scheduler's and the gRPC bridge's hand-offs are annotated. Left out: the
-# kernel tests (//tests/unit/cpu, //tests/unit/analytics) and the dataset
-# store's (its uploads parse CSV in parallel loops), whose only concurrency is
-# oneTBB's work stealing, which Debian's uninstrumented libtbb hides from TSan
-# (a loop that splits is reported: dataset_store_test failed 6 runs of 6
-# alone, passed in a loaded CI run). Not yet covered: the TLS and CLI suites
-# (gRPC core copies its own strings on its threads through the std::string
-# code of our instrumented binaries, which no library-level suppression
-# reaches) and the journal fault test (its size-limited journal behaves
-# differently instrumented).
+# scheduler, event logs, dataset store, both job stores (the Redis one with
+# its claim and heartbeat threads, against a real redis-server) and metrics;
+# the kernels' parallel loops (//tests/unit/cpu, //tests/unit/analytics); the
+# REST gateway against a real ImpulseServer (sessions, SSE watchers, submits
+# answered from the journal's thread); the CompletionQueue bridge's
+# operations alone (tests/unit/grpc) and the gRPC integration suites
+# (watchers, drain, uploads, Execute); and the token and tenant checks on
+# every route of both APIs, with TLS; the CLI suites; the journal fault test
+# (its file-size-limit cases skip: the TSan runtime dies under ulimit -f);
+# and the fuzz regression tests. Test servers run their kernels on two
+# threads here too, so loops split. TSan needs every happens-before edge to
+# be visible; see tools/sanitizers/tsan.supp for the uninstrumented libraries
+# and how oneTBB's and the gRPC bridge's hand-offs are annotated. Left out:
+# the multi-process cluster, kill -9 recovery and load tests (stage 3 runs
+# them), and what stage 3 leaves out.
 TSAN_TESTS=(
   //tests/unit/core/... //tests/unit/cluster/... //tests/unit/metrics/...
-  //tests/unit/grpc/... -//tests/unit/core:dataset_store_test
+  //tests/unit/grpc/... //tests/unit/cpu/... //tests/unit/analytics/...
   //tests/rest:router_test //tests/rest:rest_gateway_test
   //tests/rest:rest_datasets_test //tests/integration/...
-  //tests/security:auth_test
+  //tests/security/... //tests/cli/... //tests/fuzz/...
+  //tests/fault:journal_fault_test //client:spec_from_flags_test
 )
 # The options of .bazelrc's test:tsan plus the suppressions file, which
 # needs an absolute path (tests run in their runfiles directory).
