@@ -47,9 +47,12 @@ ASAN_TESTS=(
 # and the fuzz regression tests. Test servers run their kernels on two
 # threads here too, so loops split. TSan needs every happens-before edge to
 # be visible; see tools/sanitizers/tsan.supp for the uninstrumented libraries
-# and how oneTBB's and the gRPC bridge's hand-offs are annotated. Left out:
-# the multi-process cluster, kill -9 recovery and load tests (stage 3 runs
-# them), and what stage 3 leaves out.
+# and how oneTBB's and the gRPC bridge's hand-offs are annotated. Left out
+# (stage 3 runs them), each tried: the kill -9 recovery test (205 s
+# instrumented), the cluster test (its instrumented replicas miss its
+# takeover deadlines) and the load tests (the load generator's own
+# CompletionQueue hand-offs are not annotated, so TSan reports them); and
+# what stage 3 leaves out.
 TSAN_TESTS=(
   //tests/unit/core/... //tests/unit/cluster/... //tests/unit/metrics/...
   //tests/unit/grpc/... //tests/unit/cpu/... //tests/unit/analytics/...
